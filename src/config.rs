@@ -1,0 +1,206 @@
+//! Configuration: the command line (`clap`), its `CHATD_*` environment
+//! variables, and the [`Config`] the server runs with.
+//!
+//! Every setting has a default that works on a fresh machine, so `chatd` with
+//! no arguments serves on `127.0.0.1:8000` from `./chatd-data`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Everything the server needs to run. Tests build one directly with
+/// [`Config::new`]; the binary builds one from [`ServeArgs`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port.
+    pub addr: SocketAddr,
+    /// Holds `chat.db`, `media/` and the signing secret.
+    pub data_dir: PathBuf,
+    /// Scheme and host used for absolute URLs instead of the request's `Host`
+    /// (for deployments behind a proxy), without a trailing slash.
+    pub public_url: Option<String>,
+    /// Largest accepted image upload, in bytes.
+    pub max_upload_bytes: u64,
+    /// Lifetime of access tokens.
+    pub access_ttl: Duration,
+    /// Lifetime of refresh tokens.
+    pub refresh_ttl: Duration,
+    /// JWT signing secret; generated and kept in the data directory when unset.
+    pub secret: Option<String>,
+    /// Open HTTP connections at most; further clients wait to be accepted.
+    pub max_connections: usize,
+    /// A client must send its request headers within this time.
+    pub header_read_timeout: Duration,
+}
+
+impl Config {
+    /// The defaults, with data kept in `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Config {
+        Config {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            data_dir: data_dir.into(),
+            public_url: None,
+            max_upload_bytes: 5 * 1024 * 1024,
+            access_ttl: Duration::from_secs(24 * 3600),
+            refresh_ttl: Duration::from_secs(10 * 24 * 3600),
+            secret: None,
+            max_connections: 10_000,
+            header_read_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Path of the SQLite database.
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("chat.db")
+    }
+
+    /// Folder that uploaded and default images live in.
+    pub fn media_dir(&self) -> PathBuf {
+        self.data_dir.join("media")
+    }
+}
+
+/// chatd: a self-contained chat server (REST API, image uploads, live rooms).
+#[derive(Debug, Parser)]
+#[command(name = "chatd", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Settings for the default `serve` command.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default when no command is given).
+    Serve(ServeArgs),
+}
+
+impl Cli {
+    /// The serve settings, whether `serve` was written out or not.
+    pub fn into_serve_args(self) -> ServeArgs {
+        match self.command {
+            Some(Command::Serve(args)) => args,
+            None => self.serve,
+        }
+    }
+}
+
+/// Flags of `chatd serve`; each can also come from its `CHATD_*` variable.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "CHATD_ADDR", default_value = "127.0.0.1:8000")]
+    pub addr: SocketAddr,
+    /// Data directory: holds chat.db, media/ and the signing secret.
+    #[arg(long, env = "CHATD_DATA_DIR", default_value = "./chatd-data")]
+    pub data_dir: PathBuf,
+    /// Public base URL (scheme://host[:port]) for absolute links, when behind a proxy.
+    #[arg(long, env = "CHATD_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
+    /// Largest image upload, in MiB.
+    #[arg(long, env = "CHATD_MAX_UPLOAD_MB", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub max_upload_mb: u64,
+    /// Access token lifetime (e.g. 3600, 90s, 15m, 24h, 1d).
+    #[arg(long, env = "CHATD_ACCESS_TTL", default_value = "1d", value_parser = parse_duration)]
+    pub access_ttl: Duration,
+    /// Refresh token lifetime (e.g. 10d).
+    #[arg(long, env = "CHATD_REFRESH_TTL", default_value = "10d", value_parser = parse_duration)]
+    pub refresh_ttl: Duration,
+    /// JWT signing secret (default: generated once, kept in <data-dir>/secret.key).
+    #[arg(long, env = "CHATD_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+    /// Open HTTP connections at most.
+    #[arg(long, env = "CHATD_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+}
+
+impl ServeArgs {
+    pub fn into_config(self) -> Config {
+        Config {
+            addr: self.addr,
+            public_url: self.public_url,
+            max_upload_bytes: self.max_upload_mb * 1024 * 1024,
+            access_ttl: self.access_ttl,
+            refresh_ttl: self.refresh_ttl,
+            secret: self.secret,
+            max_connections: self.max_connections.max(1),
+            ..Config::new(self.data_dir)
+        }
+    }
+}
+
+/// Parses `3600`, `90s`, `15m`, `24h` or `1d`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 3600, 90s, 15m, 24h or 1d"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("unknown unit `{unit}`: use s, m, h or d")),
+    };
+    if secs == 0 {
+        return Err("a token lifetime must be at least one second".into());
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+/// Accepts `http(s)://host[:port][/prefix]` and drops a trailing slash.
+pub fn parse_public_url(text: &str) -> Result<String, String> {
+    let url = text.trim().trim_end_matches('/');
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| format!("`{text}` must start with http:// or https://"))?;
+    if rest.is_empty() || rest.contains(char::is_whitespace) || rest.contains(['?', '#']) {
+        return Err(format!(
+            "`{text}` is not a base URL like https://chat.example.org"
+        ));
+    }
+    Ok(url.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("3600"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86_400)));
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("1w").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn public_urls() {
+        assert_eq!(
+            parse_public_url("https://chat.example.org/"),
+            Ok("https://chat.example.org".to_string())
+        );
+        assert!(parse_public_url("chat.example.org").is_err());
+        assert!(parse_public_url("https://").is_err());
+    }
+
+    #[test]
+    fn no_arguments_means_serve_with_defaults() {
+        let cli = Cli::try_parse_from(["chatd"]).expect("parses");
+        let config = cli.into_serve_args().into_config();
+        assert_eq!(config.addr, SocketAddr::from(([127, 0, 0, 1], 8000)));
+        assert_eq!(config.data_dir, PathBuf::from("./chatd-data"));
+        assert_eq!(config.max_upload_bytes, 5 * 1024 * 1024);
+    }
+}

@@ -1,0 +1,30 @@
+//! chatd: a self-contained chat server. One binary serves a REST chat API
+//! (accounts, chats in four rooms, image uploads) from an embedded SQLite
+//! database and a media folder next to it.
+//!
+//! Where to look:
+//! - [`config`]: command line, environment, defaults.
+//! - [`server`]: the accept loop, connection limits and shutdown.
+//! - [`routes`]: HTTP routes, one module per resource.
+//! - [`rules`]: validation and permissions, apart from HTTP.
+//! - [`storage`]: schema, migrations and queries.
+//! - [`auth`], [`media`], [`body`]: tokens and passwords, images, request bodies.
+//! - [`error`]: the one error type, rendered in DRF's JSON shapes.
+
+pub mod app;
+pub mod auth;
+pub mod body;
+pub mod config;
+pub mod error;
+pub mod media;
+pub mod models;
+pub mod pagination;
+pub mod reply;
+pub mod rooms;
+pub mod routes;
+pub mod rules;
+pub mod server;
+pub mod storage;
+
+pub use config::Config;
+pub use server::{RunningServer, Server};

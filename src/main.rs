@@ -1,0 +1,19 @@
+//! The `chatd` binary: parse the command line, set up logging, run.
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use chatd::config::Cli;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("chatd=info")),
+        )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .init();
+    let config = cli.into_serve_args().into_config();
+    chatd::server::run_until_signal(config).await
+}

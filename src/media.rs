@@ -1,0 +1,239 @@
+//! Media: the default chat image shipped in the binary, verification and
+//! storage of uploaded images, and serving files under `/media/`.
+//!
+//! Uploaded files are stored under names we generate (`chat_img/<random>.png`),
+//! never under a client's path, and only such names are ever served: a
+//! request path is accepted only if it is `<known folder>/<safe name>`, so
+//! traversal and listings are impossible by construction.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+
+/// The default chat image, written to `media/chat_img/default.jpg` at start.
+pub const DEFAULT_IMAGE: &[u8] = include_bytes!("assets/default.jpg");
+/// Media path of the default chat image.
+pub const DEFAULT_CHAT_IMG: &str = "chat_img/default.jpg";
+
+/// Folders under the media directory that hold files.
+pub const FOLDERS: [&str; 2] = ["chat_img", "avatars"];
+
+/// An accepted image format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageKind {
+    Jpeg,
+    Png,
+    Gif,
+    Webp,
+}
+
+impl ImageKind {
+    pub fn extension(self) -> &'static str {
+        match self {
+            ImageKind::Jpeg => "jpg",
+            ImageKind::Png => "png",
+            ImageKind::Gif => "gif",
+            ImageKind::Webp => "webp",
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ImageKind::Jpeg => "image/jpeg",
+            ImageKind::Png => "image/png",
+            ImageKind::Gif => "image/gif",
+            ImageKind::Webp => "image/webp",
+        }
+    }
+
+    fn from_extension(extension: &str) -> Option<ImageKind> {
+        match extension {
+            "jpg" | "jpeg" => Some(ImageKind::Jpeg),
+            "png" => Some(ImageKind::Png),
+            "gif" => Some(ImageKind::Gif),
+            "webp" => Some(ImageKind::Webp),
+            _ => None,
+        }
+    }
+}
+
+/// The format of `bytes` if they are a complete JPEG, PNG, GIF or WebP image.
+///
+/// The header is decoded (format and non-zero dimensions), and the file must
+/// also end the way its format ends (JPEG's end-of-image marker, PNG's IEND
+/// chunk, GIF's trailer, WebP's RIFF length), which catches truncated uploads
+/// without decoding pixels.
+pub fn verify_image(bytes: &[u8]) -> Option<ImageKind> {
+    let kind = match imagesize::image_type(bytes).ok()? {
+        imagesize::ImageType::Jpeg => ImageKind::Jpeg,
+        imagesize::ImageType::Png => ImageKind::Png,
+        imagesize::ImageType::Gif => ImageKind::Gif,
+        imagesize::ImageType::Webp => ImageKind::Webp,
+        _ => return None,
+    };
+    let size = imagesize::blob_size(bytes).ok()?;
+    if size.width == 0 || size.height == 0 {
+        return None;
+    }
+    let complete = match kind {
+        ImageKind::Jpeg => {
+            // Some encoders pad after the end-of-image marker.
+            let end = bytes
+                .iter()
+                .rposition(|&b| !matches!(b, 0 | b'\r' | b'\n' | b' '))?;
+            end >= 1 && bytes[end - 1] == 0xFF && bytes[end] == 0xD9
+        }
+        ImageKind::Png => {
+            bytes.ends_with(&[0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xAE, 0x42, 0x60, 0x82])
+        }
+        ImageKind::Gif => bytes.last() == Some(&0x3B),
+        ImageKind::Webp => {
+            let declared = u32::from_le_bytes(bytes.get(4..8)?.try_into().ok()?) as usize;
+            bytes.len() >= 8 && declared + 8 <= bytes.len() && declared >= 4
+        }
+    };
+    complete.then_some(kind)
+}
+
+/// The media folder and the files in it.
+#[derive(Debug, Clone)]
+pub struct Media {
+    root: PathBuf,
+}
+
+impl Media {
+    /// Creates the folders and writes the default image if it is missing.
+    pub fn open(root: PathBuf) -> anyhow::Result<Media> {
+        for folder in FOLDERS {
+            std::fs::create_dir_all(root.join(folder))
+                .with_context(|| format!("cannot create {}", root.join(folder).display()))?;
+        }
+        let default = root.join(DEFAULT_CHAT_IMG);
+        if !default.exists() {
+            write_atomically(&default, DEFAULT_IMAGE)?;
+        }
+        Ok(Media { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Stores a verified image under `folder` with a fresh random name and
+    /// returns its media path (e.g. `chat_img/5f0c....png`).
+    pub fn store(
+        &self,
+        folder: &'static str,
+        kind: ImageKind,
+        bytes: &[u8],
+    ) -> anyhow::Result<String> {
+        let mut random = [0u8; 16];
+        getrandom::fill(&mut random).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+        let name: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let media_path = format!("{folder}/{name}.{}", kind.extension());
+        write_atomically(&self.root.join(&media_path), bytes)?;
+        Ok(media_path)
+    }
+
+    /// Removes a stored file; the default image is never removed.
+    pub fn remove(&self, media_path: &str) {
+        if media_path == DEFAULT_CHAT_IMG || resolve(media_path).is_none() {
+            return;
+        }
+        if let Err(error) = std::fs::remove_file(self.root.join(media_path)) {
+            if error.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(%error, media_path, "could not remove a media file");
+            }
+        }
+    }
+
+    /// The file on disk for a request path under `/media/`, if it may be served.
+    pub fn file_for(&self, request_path: &str) -> Option<(PathBuf, ImageKind)> {
+        let kind = resolve(request_path)?;
+        Some((self.root.join(request_path), kind))
+    }
+}
+
+/// Accepts only `<folder>/<name>.<image extension>` where the name is made
+/// of ASCII letters, digits, `-` and `_`.
+fn resolve(media_path: &str) -> Option<ImageKind> {
+    let (folder, file) = media_path.split_once('/')?;
+    if !FOLDERS.contains(&folder) {
+        return None;
+    }
+    let (stem, extension) = file.rsplit_once('.')?;
+    let safe = !stem.is_empty()
+        && stem
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !safe {
+        return None;
+    }
+    ImageKind::from_extension(extension)
+}
+
+/// Writes `bytes` to a temporary file next to `path`, syncs it and renames
+/// it into place, so a crash never leaves a half-written image behind.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("part");
+    let result = (|| -> std::io::Result<()> {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// A validator for a file's current version: size and modification time.
+pub fn etag(len: u64, modified: SystemTime) -> String {
+    let nanos = modified
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("\"{len:x}-{nanos:x}\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_image_is_a_valid_jpeg() {
+        assert_eq!(verify_image(DEFAULT_IMAGE), Some(ImageKind::Jpeg));
+    }
+
+    #[test]
+    fn truncated_and_foreign_files_are_rejected() {
+        assert_eq!(
+            verify_image(&DEFAULT_IMAGE[..DEFAULT_IMAGE.len() / 2]),
+            None
+        );
+        assert_eq!(verify_image(b"just some text, not an image"), None);
+        assert_eq!(verify_image(b""), None);
+    }
+
+    #[test]
+    fn only_generated_names_resolve() {
+        assert_eq!(resolve("chat_img/ab12.png"), Some(ImageKind::Png));
+        assert_eq!(resolve("chat_img/default.jpg"), Some(ImageKind::Jpeg));
+        for bad in [
+            "../chat.db",
+            "chat_img/../../secret.key",
+            "chat_img/",
+            "chat_img",
+            "other/a.png",
+            "chat_img/a.txt",
+            "chat_img/.png",
+            "chat_img/a/b.png",
+            "chat_img/a%2e.png",
+        ] {
+            assert_eq!(resolve(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! The JSON shapes the API answers with (chat, user, page), built from
+//! stored rows.
+
+use serde::Serialize;
+
+use crate::media::DEFAULT_CHAT_IMG;
+use crate::rooms::Room;
+use crate::storage::chats::Chat;
+use crate::storage::users::User;
+
+/// A chat as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct ChatView {
+    pub id: i64,
+    pub title: String,
+    pub room: Room,
+    pub img: String,
+    pub creator: String,
+    pub description: Option<String>,
+    pub url: String,
+    pub timestamp: String,
+}
+
+impl ChatView {
+    /// `base` is the scheme and host absolute image URLs start with.
+    pub fn new(chat: Chat, base: &str) -> ChatView {
+        let img = chat.img.as_deref().unwrap_or(DEFAULT_CHAT_IMG);
+        ChatView {
+            img: format!("{base}/media/{img}"),
+            url: format!("/chat/{}/{}/", chat.room, chat.id),
+            id: chat.id,
+            title: chat.title,
+            room: chat.room,
+            creator: chat.creator,
+            description: chat.description,
+            timestamp: chat.created_at,
+        }
+    }
+}
+
+/// The signed-in user (`GET /api/user/`).
+#[derive(Debug, Serialize)]
+pub struct UserView {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub avatar: Option<String>,
+}
+
+impl UserView {
+    pub fn new(user: User, base: &str) -> UserView {
+        UserView {
+            avatar: avatar_url(user.avatar.as_deref(), base),
+            id: user.id,
+            username: user.username,
+            email: user.email,
+        }
+    }
+}
+
+/// Absolute URL of an avatar, if there is one.
+pub fn avatar_url(avatar: Option<&str>, base: &str) -> Option<String> {
+    avatar.map(|path| format!("{base}/media/{path}"))
+}
+
+/// One page of a list, DRF page-number style.
+#[derive(Debug, Serialize)]
+pub struct Page<T> {
+    pub count: u64,
+    pub next: Option<String>,
+    pub previous: Option<String>,
+    pub results: Vec<T>,
+}

@@ -1,0 +1,255 @@
+//! Accounts: register, obtain and refresh JWTs, the signed-in user and their
+//! avatar.
+
+use serde_json::json;
+use warp::http::{Method, StatusCode};
+use warp::reply::Response;
+use warp::Filter;
+
+use super::{other_method, respond, Req, ReqFilter};
+use crate::auth::{self, TokenType};
+use crate::body::Form;
+use crate::error::{ApiError, FieldErrors};
+use crate::models::{avatar_url, UserView};
+use crate::reply;
+use crate::rules::{self, ImageInput, TextRule};
+use crate::storage::users;
+
+/// `201` body of a registration, fields in the documented order.
+#[derive(serde::Serialize)]
+struct Registered<'a> {
+    username: &'a str,
+    email: &'a str,
+}
+
+/// Body of `POST /api/token/`, fields in the documented order.
+#[derive(serde::Serialize)]
+struct TokenPair {
+    refresh: String,
+    access: String,
+}
+
+pub fn routes(
+    req: ReqFilter,
+) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
+    let register = warp::path!("api" / "register")
+        .and(req.clone())
+        .then(|req: Req| async move { respond(register(req).await) });
+    let token = warp::path!("api" / "token")
+        .and(req.clone())
+        .then(|req: Req| async move { respond(token(req).await) });
+    let refresh = warp::path!("api" / "token" / "refresh")
+        .and(req.clone())
+        .then(|req: Req| async move { respond(refresh(req).await) });
+    let user = warp::path!("api" / "user")
+        .and(req.clone())
+        .then(|req: Req| async move { respond(user(req).await) });
+    let avatar = warp::path!("api" / "profile" / "avatar")
+        .and(req)
+        .then(|req: Req| async move { respond(avatar(req).await) });
+    register
+        .or(token)
+        .unify()
+        .or(refresh)
+        .unify()
+        .or(user)
+        .unify()
+        .or(avatar)
+        .unify()
+}
+
+/// `POST /api/register/` → 201 `{"username", "email"}`.
+async fn register(mut req: Req) -> Result<Response, ApiError> {
+    if req.method != Method::POST {
+        return other_method(&req.method, "POST, OPTIONS");
+    }
+    let form = req.form().await?;
+    let registration = match rules::registration(&form) {
+        Ok(registration) => registration,
+        Err(errors) => return Err(with_taken_names(&req, &form, errors).await?.into()),
+    };
+    let password = registration.password.clone();
+    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    let user = req
+        .app
+        .db
+        .run(move |conn| {
+            users::insert(conn, &registration.username, &registration.email, &hash).map_err(
+                |error| match error {
+                    users::InsertError::Taken(errors) => ApiError::Fields(errors),
+                    users::InsertError::Db(error) => error.into(),
+                },
+            )
+        })
+        .await?;
+    Ok(reply::json(
+        StatusCode::CREATED,
+        &Registered {
+            username: &user.username,
+            email: &user.email,
+        },
+    ))
+}
+
+/// Adds "already exists" messages to a failed registration's errors, so that
+/// every problem is reported at once, as DRF's field validators do.
+async fn with_taken_names(
+    req: &Req,
+    form: &Form,
+    mut errors: FieldErrors,
+) -> Result<FieldErrors, ApiError> {
+    let text = |name: &str| match form.get(name) {
+        Some(crate::body::Value::Text(text)) => text.trim().to_string(),
+        _ => String::new(),
+    };
+    let (username, email) = (text("username"), text("email"));
+    let taken = req
+        .app
+        .db
+        .run(move |conn| Ok(users::taken_errors(conn, &username, &email)?))
+        .await?;
+    for field in ["username", "email"] {
+        if errors.get(field).is_none() {
+            for message in taken.get(field).unwrap_or_default() {
+                errors.add(field, message.clone());
+            }
+        }
+    }
+    Ok(errors)
+}
+
+/// `POST /api/token/` with a username (or e-mail) and password.
+async fn token(mut req: Req) -> Result<Response, ApiError> {
+    if req.method != Method::POST {
+        return other_method(&req.method, "POST, OPTIONS");
+    }
+    let form = req.form().await?;
+    let mut errors = FieldErrors::new();
+    let login =
+        rules::text_field(&form, "username", TextRule::required(254), &mut errors).flatten();
+    let password_rule = TextRule {
+        max_chars: Some(4096),
+        trim: false,
+        ..TextRule::required(0)
+    };
+    let password = rules::text_field(&form, "password", password_rule, &mut errors).flatten();
+    errors.into_result()?;
+    let (Some(login), Some(password)) = (login, password) else {
+        return Err(ApiError::bad_credentials());
+    };
+    let user = req
+        .app
+        .db
+        .run(move |conn| Ok(users::find_by_login(conn, &login)?))
+        .await?;
+    let user = tokio::task::spawn_blocking(move || {
+        // Verify against a dummy hash when there is no such user, so both
+        // cases take the same time.
+        let hash = user
+            .as_ref()
+            .map_or(auth::dummy_hash(), |u| u.password_hash.as_str());
+        let matches = auth::verify_password(&password, hash);
+        user.filter(|_| matches)
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .ok_or_else(ApiError::bad_credentials)?;
+    let tokens = &req.app.tokens;
+    Ok(reply::ok(&TokenPair {
+        refresh: tokens.issue(TokenType::Refresh, user.id)?,
+        access: tokens.issue(TokenType::Access, user.id)?,
+    }))
+}
+
+/// `POST /api/token/refresh/` `{refresh}` → `{"access"}`.
+async fn refresh(mut req: Req) -> Result<Response, ApiError> {
+    if req.method != Method::POST {
+        return other_method(&req.method, "POST, OPTIONS");
+    }
+    let form = req.form().await?;
+    let mut errors = FieldErrors::new();
+    let refresh =
+        rules::text_field(&form, "refresh", TextRule::required(8192), &mut errors).flatten();
+    errors.into_result()?;
+    let claims = refresh
+        .and_then(|token| req.app.tokens.decode(&token, TokenType::Refresh))
+        .ok_or_else(ApiError::invalid_refresh)?;
+    let user_id = claims.user_id;
+    req.app
+        .db
+        .run(move |conn| Ok(users::get(conn, user_id)?))
+        .await?
+        .ok_or_else(ApiError::invalid_refresh)?;
+    let access = req.app.tokens.issue(TokenType::Access, user_id)?;
+    Ok(reply::ok(&json!({ "access": access })))
+}
+
+/// `GET /api/user/`: the signed-in user.
+async fn user(req: Req) -> Result<Response, ApiError> {
+    if !matches!(req.method, Method::GET | Method::HEAD) {
+        return other_method(&req.method, "GET, HEAD, OPTIONS");
+    }
+    let user = req.app.require_user(&req.headers).await?;
+    Ok(reply::ok(&UserView::new(user, &req.base_url())))
+}
+
+/// `GET` / `PUT /api/profile/avatar/`.
+async fn avatar(mut req: Req) -> Result<Response, ApiError> {
+    const ALLOW: &str = "GET, PUT, PATCH, HEAD, OPTIONS";
+    let put = match req.method {
+        Method::GET | Method::HEAD => false,
+        Method::PUT | Method::PATCH => true,
+        ref method => return other_method(method, ALLOW),
+    };
+    let mut user = req.app.require_user(&req.headers).await?;
+    if put {
+        let form = req.form().await?;
+        let mut errors = FieldErrors::new();
+        let upload = match rules::image_field(&form, "avatar", &mut errors) {
+            Some(ImageInput::Upload(upload, kind)) => Some((upload, kind)),
+            Some(ImageInput::Clear) => None,
+            None => {
+                if errors.is_empty() {
+                    errors.add("avatar", rules::NO_FILE);
+                }
+                None
+            }
+        };
+        errors.into_result()?;
+        let app = req.app.clone();
+        let user_id = user.id;
+        let avatar = req
+            .app
+            .db
+            .run(move |conn| {
+                let path = match upload {
+                    Some((upload, kind)) => {
+                        Some(app.media.store("avatars", kind, &upload.bytes)?)
+                    }
+                    None => None,
+                };
+                match users::set_avatar(conn, user_id, path.as_deref()) {
+                    Ok(old) => {
+                        if let Some(old) = old {
+                            app.media.remove(&old);
+                        }
+                        Ok(path)
+                    }
+                    Err(error) => {
+                        if let Some(path) = &path {
+                            app.media.remove(path);
+                        }
+                        Err(error.into())
+                    }
+                }
+            })
+            .await?;
+        user.avatar = avatar;
+    }
+    Ok(reply::ok(&json!({
+        "avatar": avatar_url(user.avatar.as_deref(), &req.base_url())
+    })))
+}

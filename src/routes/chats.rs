@@ -1,0 +1,224 @@
+//! Chats: create (`/api/chat/` and `/api/chat/<room>/`), list a room, get,
+//! change and delete one chat.
+
+use warp::http::Method;
+use warp::reply::Response;
+use warp::Filter;
+
+use super::{other_method, respond, Req, ReqFilter};
+use crate::error::{ApiError, FieldErrors};
+use crate::models::{ChatView, Page};
+use crate::pagination::{self, PageRequest};
+use crate::reply;
+use crate::rooms::Room;
+use crate::rules::{self, ImageInput};
+use crate::storage::chats::{self, ChatChange, NewChat};
+use crate::storage::is_unique_violation;
+use crate::storage::users::User;
+
+/// Body of a successful create: `{"chat": Chat}`.
+#[derive(serde::Serialize)]
+struct Created {
+    chat: ChatView,
+}
+
+pub fn routes(
+    req: ReqFilter,
+) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
+    let create = warp::path!("api" / "chat")
+        .and(req.clone())
+        .then(|req: Req| async move { respond(create_any_room(req).await) });
+    let room = warp::path!("api" / "chat" / String)
+        .and(req.clone())
+        .then(|room: String, req: Req| async move { respond(room_resource(room, req).await) });
+    let chat = warp::path!("api" / "chat" / String / i64)
+        .and(req)
+        .then(|room: String, id: i64, req: Req| async move { respond(chat_resource(room, id, req).await) });
+    create.or(room).unify().or(chat).unify()
+}
+
+/// The room named in a path, or the seed's `{"Error": "wrong room"}`.
+fn path_room(name: &str) -> Result<Room, ApiError> {
+    Room::parse(name).ok_or(ApiError::WrongRoom)
+}
+
+/// `/api/chat/`: create a chat in the room named by the `room` field.
+async fn create_any_room(req: Req) -> Result<Response, ApiError> {
+    match req.method {
+        Method::POST => {
+            let user = req.app.require_user(&req.headers).await?;
+            create(req, user, None).await
+        }
+        ref method => other_method(method, "POST, OPTIONS"),
+    }
+}
+
+/// `/api/chat/<room>/`: list the room, or create a chat in it.
+async fn room_resource(room: String, req: Req) -> Result<Response, ApiError> {
+    match req.method {
+        Method::GET | Method::HEAD => list(path_room(&room)?, req).await,
+        Method::POST => {
+            // Authentication comes before anything about the request itself.
+            let user = req.app.require_user(&req.headers).await?;
+            let room = path_room(&room)?;
+            create(req, user, Some(room)).await
+        }
+        ref method => other_method(method, "GET, POST, HEAD, OPTIONS"),
+    }
+}
+
+/// `/api/chat/<room>/<id>/`: one chat.
+async fn chat_resource(room: String, id: i64, req: Req) -> Result<Response, ApiError> {
+    match req.method {
+        Method::GET | Method::HEAD => get(path_room(&room)?, id, req).await,
+        Method::PATCH => patch(room, id, req).await,
+        Method::DELETE => delete(room, id, req).await,
+        ref method => other_method(method, "GET, PATCH, DELETE, HEAD, OPTIONS"),
+    }
+}
+
+async fn create(mut req: Req, user: User, room: Option<Room>) -> Result<Response, ApiError> {
+    let form = req.form().await?;
+    let input = rules::chat_input(&form, room)?;
+    let app = req.app.clone();
+    let chat = req
+        .app
+        .db
+        .run(move |conn| {
+            let img = match &input.img {
+                Some((upload, kind)) => Some(app.media.store("chat_img", *kind, &upload.bytes)?),
+                None => None,
+            };
+            let new = NewChat {
+                room: input.room,
+                title: input.title,
+                description: input.description,
+                img,
+                creator_id: user.id,
+            };
+            chats::insert(conn, &new).map_err(|error| {
+                if let Some(img) = &new.img {
+                    app.media.remove(img);
+                }
+                if is_unique_violation(&error) {
+                    FieldErrors::single("non_field_errors", rules::UNIQUE_TITLE).into()
+                } else {
+                    ApiError::from(error)
+                }
+            })
+        })
+        .await?;
+    Ok(reply::ok(&Created {
+        chat: ChatView::new(chat, &req.base_url()),
+    }))
+}
+
+async fn list(room: Room, req: Req) -> Result<Response, ApiError> {
+    let query = pagination::query_pairs(&req.query);
+    let page_param = pagination::query_value(&query, "page").map(str::to_string);
+    let (count, page, rows) = req
+        .app
+        .db
+        .run(move |conn| {
+            let count = chats::count(conn, room)?;
+            let page = PageRequest::new(page_param.as_deref(), count)?;
+            let rows = chats::list(conn, room, page.offset(), pagination::PAGE_SIZE)?;
+            Ok((count, page, rows))
+        })
+        .await?;
+    let base = req.base_url();
+    let (next, previous) = pagination::links(page, &format!("{base}{}", req.path), &query);
+    Ok(reply::ok(&Page {
+        count,
+        next,
+        previous,
+        results: rows
+            .into_iter()
+            .map(|chat| ChatView::new(chat, &base))
+            .collect(),
+    }))
+}
+
+async fn get(room: Room, id: i64, req: Req) -> Result<Response, ApiError> {
+    let chat = req
+        .app
+        .db
+        .run(move |conn| Ok(chats::get(conn, room, id)?))
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(reply::ok(&ChatView::new(chat, &req.base_url())))
+}
+
+/// Loads a chat for a change: 401 without credentials, then the room, 404,
+/// and 403 for anyone but its creator.
+async fn chat_to_change(room: &str, id: i64, req: &Req) -> Result<chats::Chat, ApiError> {
+    let user = req.app.require_user(&req.headers).await?;
+    let room = path_room(room)?;
+    let chat = req
+        .app
+        .db
+        .run(move |conn| Ok(chats::get(conn, room, id)?))
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    rules::check_chat_owner(user.id, chat.creator_id)?;
+    Ok(chat)
+}
+
+async fn patch(room: String, id: i64, mut req: Req) -> Result<Response, ApiError> {
+    let chat = chat_to_change(&room, id, &req).await?;
+    let form = req.form().await?;
+    let patch = rules::chat_patch(&form)?;
+    let app = req.app.clone();
+    let updated = req
+        .app
+        .db
+        .run(move |conn| {
+            let img = match patch.img {
+                Some(ImageInput::Upload(upload, kind)) => {
+                    Some(Some(app.media.store("chat_img", kind, &upload.bytes)?))
+                }
+                Some(ImageInput::Clear) => Some(None),
+                None => None,
+            };
+            let change = ChatChange {
+                description: patch.description,
+                img,
+            };
+            match chats::update(conn, chat.room, chat.id, &change) {
+                Ok(Some((chat, replaced))) => {
+                    if let Some(old) = replaced {
+                        app.media.remove(&old);
+                    }
+                    Ok(chat)
+                }
+                result => {
+                    if let Some(Some(new)) = &change.img {
+                        app.media.remove(new);
+                    }
+                    Err(result
+                        .err()
+                        .map_or_else(ApiError::not_found, ApiError::from))
+                }
+            }
+        })
+        .await?;
+    Ok(reply::ok(&ChatView::new(updated, &req.base_url())))
+}
+
+async fn delete(room: String, id: i64, req: Req) -> Result<Response, ApiError> {
+    let chat = chat_to_change(&room, id, &req).await?;
+    let app = req.app.clone();
+    req.app
+        .db
+        .run(move |conn| match chats::delete(conn, chat.room, chat.id)? {
+            Some(img) => {
+                if let Some(img) = img {
+                    app.media.remove(&img);
+                }
+                Ok(())
+            }
+            None => Err(ApiError::not_found()),
+        })
+        .await?;
+    Ok(reply::no_content())
+}

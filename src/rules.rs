@@ -1,0 +1,561 @@
+//! Domain rules, kept apart from HTTP so they can be tested directly:
+//! how each field is validated (with DRF's wording), what a chat create or
+//! change may contain, registration and password rules, and who may change
+//! a chat.
+
+use crate::body::{Form, Upload, Value};
+use crate::error::{ApiError, FieldErrors};
+use crate::rooms::Room;
+
+pub const TITLE_MAX: usize = 70;
+pub const DESCRIPTION_MAX: usize = 400;
+pub const USERNAME_MAX: usize = 150;
+pub const EMAIL_MAX: usize = 254;
+pub const PASSWORD_MIN: usize = 8;
+
+pub const REQUIRED: &str = "This field is required.";
+pub const BLANK: &str = "This field may not be blank.";
+pub const NOT_NULL: &str = "This field may not be null.";
+pub const NOT_A_STRING: &str = "Not a valid string.";
+pub const NOT_A_FILE: &str =
+    "The submitted data was not a file. Check the encoding type on the form.";
+pub const INVALID_IMAGE: &str =
+    "Upload a valid image. The file you uploaded was either not an image or a corrupted image.";
+pub const EMPTY_FILE: &str = "The submitted file is empty.";
+pub const NO_FILE: &str = "No file was submitted.";
+pub const UNIQUE_TITLE: &str = "The fields room, title must make a unique set.";
+pub const ONLY_DESCRIPTION_AND_IMAGE: &str = "Only the chat description and image can be changed.";
+
+fn too_long(max: usize) -> String {
+    format!("Ensure this field has no more than {max} characters.")
+}
+
+/// How a string field treats absent, null and blank input.
+#[derive(Debug, Clone, Copy)]
+pub struct TextRule {
+    pub required: bool,
+    pub allow_null: bool,
+    pub allow_blank: bool,
+    pub max_chars: Option<usize>,
+    /// Passwords keep their surrounding whitespace; everything else is trimmed.
+    pub trim: bool,
+}
+
+impl TextRule {
+    pub const fn required(max_chars: usize) -> TextRule {
+        TextRule {
+            required: true,
+            allow_null: false,
+            allow_blank: false,
+            max_chars: Some(max_chars),
+            trim: true,
+        }
+    }
+}
+
+/// Validates the string field `name` of `form`, adding messages to `errors`.
+///
+/// `None`: absent or invalid. `Some(None)`: null or blank where allowed.
+pub fn text_field(
+    form: &Form,
+    name: &str,
+    rule: TextRule,
+    errors: &mut FieldErrors,
+) -> Option<Option<String>> {
+    let text = match form.get(name) {
+        None => {
+            if rule.required {
+                errors.add(name, REQUIRED);
+            }
+            return None;
+        }
+        Some(Value::Json(serde_json::Value::Null)) => {
+            if rule.allow_null {
+                return Some(None);
+            }
+            errors.add(name, NOT_NULL);
+            return None;
+        }
+        Some(Value::Json(serde_json::Value::Number(n))) => n.to_string(),
+        Some(Value::Json(_)) | Some(Value::File(_)) => {
+            errors.add(name, NOT_A_STRING);
+            return None;
+        }
+        Some(Value::Text(text)) => text.clone(),
+    };
+    let text = if rule.trim {
+        text.trim().to_string()
+    } else {
+        text
+    };
+    if text.is_empty() {
+        if rule.allow_blank {
+            return Some(None);
+        }
+        errors.add(name, BLANK);
+        return None;
+    }
+    if let Some(max) = rule.max_chars {
+        if text.chars().count() > max {
+            errors.add(name, too_long(max));
+            return None;
+        }
+    }
+    Some(Some(text))
+}
+
+/// What an image field asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImageInput {
+    /// A verified image to store.
+    Upload(Upload, crate::media::ImageKind),
+    /// JSON `null`: go back to no image.
+    Clear,
+}
+
+/// Validates the optional image field `name`. An empty text value or an empty
+/// file input (no filename, no bytes) counts as not sent.
+pub fn image_field(form: &Form, name: &str, errors: &mut FieldErrors) -> Option<ImageInput> {
+    match form.get(name)? {
+        Value::Json(serde_json::Value::Null) => Some(ImageInput::Clear),
+        Value::Text(text) if text.is_empty() => None,
+        Value::Text(_) | Value::Json(_) => {
+            errors.add(name, NOT_A_FILE);
+            None
+        }
+        Value::File(upload) if upload.filename.is_empty() && upload.bytes.is_empty() => None,
+        Value::File(upload) if upload.bytes.is_empty() => {
+            errors.add(name, EMPTY_FILE);
+            None
+        }
+        Value::File(upload) => match crate::media::verify_image(&upload.bytes) {
+            Some(kind) => Some(ImageInput::Upload(upload.clone(), kind)),
+            None => {
+                errors.add(name, INVALID_IMAGE);
+                None
+            }
+        },
+    }
+}
+
+/// A validated request to create a chat.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatInput {
+    pub title: String,
+    pub room: Room,
+    pub description: Option<String>,
+    pub img: Option<(Upload, crate::media::ImageKind)>,
+}
+
+const DESCRIPTION_RULE: TextRule = TextRule {
+    required: false,
+    allow_null: true,
+    allow_blank: true,
+    max_chars: Some(DESCRIPTION_MAX),
+    trim: true,
+};
+
+/// Validates a create request. `path_room` is the room of
+/// `POST /api/chat/<room>/`, which takes the place of the `room` field.
+/// All field errors are reported together.
+pub fn chat_input(form: &Form, path_room: Option<Room>) -> Result<ChatInput, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    // Field order follows the seed's error examples: description, title, room.
+    let description = text_field(form, "description", DESCRIPTION_RULE, &mut errors);
+    let title = text_field(form, "title", TextRule::required(TITLE_MAX), &mut errors);
+    let room = match path_room {
+        Some(room) => Some(room),
+        None => room_field(form, &mut errors),
+    };
+    let img = match image_field(form, "img", &mut errors) {
+        Some(ImageInput::Upload(upload, kind)) => Some((upload, kind)),
+        Some(ImageInput::Clear) | None => None,
+    };
+    match (title, room) {
+        (Some(Some(title)), Some(room)) if errors.is_empty() => Ok(ChatInput {
+            title,
+            room,
+            description: description.flatten(),
+            img,
+        }),
+        _ => Err(errors),
+    }
+}
+
+fn room_field(form: &Form, errors: &mut FieldErrors) -> Option<Room> {
+    let raw = match form.get("room") {
+        None => {
+            errors.add("room", REQUIRED);
+            return None;
+        }
+        Some(Value::Json(serde_json::Value::Null)) => {
+            errors.add("room", NOT_NULL);
+            return None;
+        }
+        Some(Value::Text(text)) => text.trim().to_string(),
+        Some(Value::Json(value)) => value.to_string(),
+        Some(Value::File(_)) => {
+            errors.add("room", NOT_A_STRING);
+            return None;
+        }
+    };
+    let room = Room::parse(&raw);
+    if room.is_none() {
+        errors.add("room", format!("\"{raw}\" is not a valid choice."));
+    }
+    room
+}
+
+/// A validated PATCH of a chat.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChatPatch {
+    /// `Some(None)` clears the description.
+    pub description: Option<Option<String>>,
+    pub img: Option<ImageInput>,
+}
+
+/// Validates a PATCH: only `description` and `img` may be sent.
+pub fn chat_patch(form: &Form) -> Result<ChatPatch, FieldErrors> {
+    if form
+        .names()
+        .any(|name| name != "description" && name != "img")
+    {
+        return Err(FieldErrors::single(
+            "non_field_errors",
+            ONLY_DESCRIPTION_AND_IMAGE,
+        ));
+    }
+    let mut errors = FieldErrors::new();
+    let description = text_field(form, "description", DESCRIPTION_RULE, &mut errors);
+    let img = image_field(form, "img", &mut errors);
+    if errors.is_empty() {
+        Ok(ChatPatch { description, img })
+    } else {
+        Err(errors)
+    }
+}
+
+/// Only a chat's creator may change or delete it.
+pub fn check_chat_owner(user_id: i64, creator_id: i64) -> Result<(), ApiError> {
+    if user_id == creator_id {
+        Ok(())
+    } else {
+        Err(ApiError::permission_denied())
+    }
+}
+
+/// A validated registration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Registration {
+    pub username: String,
+    pub email: String,
+    pub password: String,
+}
+
+/// Validates `POST /api/register/`: username, e-mail and password rules.
+/// (Uniqueness is checked against the database afterwards.)
+pub fn registration(form: &Form) -> Result<Registration, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let username = text_field(
+        form,
+        "username",
+        TextRule::required(USERNAME_MAX),
+        &mut errors,
+    )
+    .flatten();
+    if let Some(name) = &username {
+        if !valid_username(name) {
+            errors.add(
+                "username",
+                "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.",
+            );
+        }
+    }
+    let email = text_field(form, "email", TextRule::required(EMAIL_MAX), &mut errors)
+        .flatten()
+        .and_then(|email| match normalize_email(&email) {
+            Some(email) => Some(email),
+            None => {
+                errors.add("email", "Enter a valid email address.");
+                None
+            }
+        });
+    let password_rule = TextRule {
+        max_chars: Some(4096),
+        trim: false,
+        ..TextRule::required(0)
+    };
+    let password = text_field(form, "password", password_rule, &mut errors).flatten();
+    if let Some(password) = &password {
+        for message in password_problems(password, username.as_deref(), email.as_deref()) {
+            errors.add("password", message);
+        }
+    }
+    match (username, email, password) {
+        (Some(username), Some(email), Some(password)) if errors.is_empty() => Ok(Registration {
+            username,
+            email,
+            password,
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// Letters, digits and `@.+-_`, as Django's username validator allows.
+pub fn valid_username(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || "@.+-_".contains(c))
+}
+
+/// A valid address with its domain lower-cased (as Django normalizes it),
+/// or `None`. Follows Django's `EmailValidator`: a dot-atom local part and a
+/// domain of dot-separated labels with a top-level part of 2+ characters.
+pub fn normalize_email(email: &str) -> Option<String> {
+    let (local, domain) = email.rsplit_once('@')?;
+    let atom_char = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-".contains(c);
+    let local_ok = !local.is_empty()
+        && local
+            .split('.')
+            .all(|atom| !atom.is_empty() && atom.chars().all(atom_char));
+    let domain = domain.to_lowercase();
+    let labels: Vec<&str> = domain.split('.').collect();
+    let label_ok = |label: &&str| {
+        !label.is_empty()
+            && label.chars().count() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+    };
+    let domain_ok = domain == "localhost"
+        || (labels.len() >= 2
+            && labels.iter().all(label_ok)
+            && labels.last().is_some_and(|tld| {
+                tld.chars().count() >= 2 && !tld.chars().all(|c| c.is_ascii_digit())
+            }));
+    (local_ok && domain_ok).then(|| format!("{local}@{domain}"))
+}
+
+/// Django's default password validators, in its order: similarity to the
+/// username or e-mail, minimum length, common passwords, all digits.
+pub fn password_problems(
+    password: &str,
+    username: Option<&str>,
+    email: Option<&str>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let attributes = [(username, "username"), (email, "email address")];
+    if let Some(name) = attributes
+        .iter()
+        .find(|(value, _)| value.is_some_and(|value| too_similar(password, value)))
+        .map(|(_, name)| name)
+    {
+        problems.push(format!("The password is too similar to the {name}."));
+    }
+    if password.chars().count() < PASSWORD_MIN {
+        problems.push(format!(
+            "This password is too short. It must contain at least {PASSWORD_MIN} characters."
+        ));
+    }
+    if is_common_password(password) {
+        problems.push("This password is too common.".to_string());
+    }
+    if password.chars().all(|c| c.is_ascii_digit()) {
+        problems.push("This password is entirely numeric.".to_string());
+    }
+    problems
+}
+
+/// Django's `UserAttributeSimilarityValidator` with its 0.7 threshold: the
+/// attribute and each of its word parts are compared with
+/// `SequenceMatcher.quick_ratio`.
+fn too_similar(password: &str, attribute: &str) -> bool {
+    const MAX_SIMILARITY: f64 = 0.7;
+    let password: Vec<char> = password.to_lowercase().chars().collect();
+    let value = attribute.to_lowercase();
+    let mut parts: Vec<&str> = value
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .collect();
+    parts.push(&value);
+    parts.into_iter().any(|part| {
+        let part: Vec<char> = part.chars().collect();
+        // Django skips parts too short to matter against a long password.
+        let skip = password.len() >= 10 * part.len()
+            && (part.len() as f64) < MAX_SIMILARITY / 2.0 * password.len() as f64;
+        !skip && quick_ratio(&password, &part) >= MAX_SIMILARITY
+    })
+}
+
+/// Python's `difflib.SequenceMatcher(a, b).quick_ratio()`: twice the number
+/// of characters the two share (as multisets) over their total length.
+fn quick_ratio(a: &[char], b: &[char]) -> f64 {
+    let total = a.len() + b.len();
+    if total == 0 {
+        return 1.0;
+    }
+    let mut available = std::collections::HashMap::<char, usize>::new();
+    for &c in b {
+        *available.entry(c).or_default() += 1;
+    }
+    let mut matches = 0;
+    for c in a {
+        if let Some(count) = available.get_mut(c) {
+            if *count > 0 {
+                *count -= 1;
+                matches += 1;
+            }
+        }
+    }
+    2.0 * matches as f64 / total as f64
+}
+
+/// The most common passwords of public breach lists (one per line).
+const COMMON_PASSWORDS: &str = include_str!("common-passwords.txt");
+
+fn is_common_password(password: &str) -> bool {
+    let candidate = password.trim().to_lowercase();
+    COMMON_PASSWORDS.lines().any(|line| line == candidate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(pairs: &[(&str, &str)]) -> Form {
+        let mut form = Form::default();
+        for (name, value) in pairs {
+            form.insert(*name, Value::Text(value.to_string()));
+        }
+        form
+    }
+
+    #[test]
+    fn create_reports_every_field_error_together() {
+        let errors = chat_input(
+            &form(&[
+                ("description", &"d".repeat(401)),
+                ("title", &"t".repeat(71)),
+            ]),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(
+            serde_json::to_value(&errors).unwrap(),
+            serde_json::json!({
+                "description": ["Ensure this field has no more than 400 characters."],
+                "title": ["Ensure this field has no more than 70 characters."],
+                "room": ["This field is required."]
+            })
+        );
+    }
+
+    #[test]
+    fn titles_are_trimmed_and_bounded_in_characters() {
+        let ok = chat_input(
+            &form(&[
+                ("title", &format!("  {}  ", "é".repeat(70))),
+                ("room", "films"),
+            ]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(ok.title.chars().count(), 70);
+        let blank = chat_input(&form(&[("title", "   "), ("room", "films")]), None).unwrap_err();
+        assert_eq!(blank.get("title").unwrap(), [BLANK]);
+    }
+
+    #[test]
+    fn unknown_room_is_named() {
+        let errors = chat_input(&form(&[("title", "x"), ("room", "movie")]), None).unwrap_err();
+        assert_eq!(
+            errors.get("room").unwrap(),
+            ["\"movie\" is not a valid choice."]
+        );
+    }
+
+    #[test]
+    fn image_as_plain_text_is_not_a_file() {
+        let errors = chat_input(
+            &form(&[("title", "x"), ("room", "films"), ("img", "file.jpeg")]),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(errors.get("img").unwrap(), [NOT_A_FILE]);
+    }
+
+    #[test]
+    fn patch_accepts_only_description_and_img() {
+        assert!(chat_patch(&form(&[("description", "new")])).is_ok());
+        let errors = chat_patch(&form(&[("title", "new")])).unwrap_err();
+        assert_eq!(
+            errors.get("non_field_errors").unwrap(),
+            [ONLY_DESCRIPTION_AND_IMAGE]
+        );
+    }
+
+    #[test]
+    fn only_the_creator_may_change_a_chat() {
+        assert!(check_chat_owner(1, 1).is_ok());
+        assert_eq!(
+            check_chat_owner(2, 1).unwrap_err().status(),
+            warp::http::StatusCode::FORBIDDEN
+        );
+    }
+
+    #[test]
+    fn password_rules_match_django() {
+        assert_eq!(
+            password_problems("1234", None, None),
+            [
+                "This password is too short. It must contain at least 8 characters.",
+                "This password is too common.",
+                "This password is entirely numeric."
+            ]
+        );
+        assert_eq!(
+            password_problems("password", None, None),
+            ["This password is too common."]
+        );
+        assert_eq!(
+            password_problems("alice1234", Some("alice123"), None),
+            ["The password is too similar to the username."]
+        );
+        assert!(password_problems(
+            "correct horse battery",
+            Some("alice"),
+            Some("alice@example.com")
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn quick_ratio_matches_python() {
+        // difflib.SequenceMatcher(a="abcd", b="bcde").quick_ratio() == 0.75
+        let a: Vec<char> = "abcd".chars().collect();
+        let b: Vec<char> = "bcde".chars().collect();
+        assert!((quick_ratio(&a, &b) - 0.75).abs() < 1e-9);
+    }
+
+    #[test]
+    fn usernames_and_emails() {
+        assert!(valid_username("nik.o+test@x_y-z"));
+        assert!(!valid_username("has space"));
+        assert!(!valid_username("semi;colon"));
+        assert_eq!(
+            normalize_email("Nik@Example.COM").as_deref(),
+            Some("Nik@example.com")
+        );
+        for bad in [
+            "nik",
+            "nik@",
+            "@example.com",
+            "nik@example",
+            "a b@example.com",
+            "nik@exa_mple.com",
+            "nik@-x.com",
+        ] {
+            assert_eq!(normalize_email(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! The server: binds the listener, owns the accept loop, and shuts down.
+//!
+//! We run our own accept loop around `warp::service(routes)` instead of
+//! `warp::serve` because warp's loop leaves out three things a small public
+//! server needs: `TCP_NODELAY` (without it small responses wait for Nagle's
+//! algorithm), a header-read timeout (hyper only enforces it with a timer,
+//! which `warp::serve` does not install, so a client that never finishes its
+//! headers would hold a connection forever) and a cap on open connections
+//! (at the cap we stop accepting until one closes).
+//!
+//! Shutdown (Ctrl-C / SIGTERM, or [`RunningServer::shutdown`]): stop
+//! accepting, let in-flight requests finish, close idle keep-alive
+//! connections, and return once every connection is done (bounded by
+//! [`DRAIN_TIMEOUT`]).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinHandle;
+use warp::http::Request;
+
+use crate::app::App;
+use crate::config::Config;
+use crate::routes;
+
+/// How long shutdown waits for open connections to finish.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The address of the client, put into each request's extensions.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub SocketAddr);
+
+/// A bound server, ready to run.
+pub struct Server {
+    listener: TcpListener,
+    app: Arc<App>,
+}
+
+impl Server {
+    /// Binds `config.addr` and opens the data directory.
+    pub async fn bind(mut config: Config) -> anyhow::Result<Server> {
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.addr))?;
+        // With port 0 the system picked one; links must use the real one.
+        config.addr = listener.local_addr()?;
+        let app = tokio::task::spawn_blocking(move || App::open(config)).await??;
+        Ok(Server { listener, app })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.app.config.addr
+    }
+
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
+    }
+
+    /// Serves until `shutdown` completes, then drains open connections.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let Server { listener, app } = self;
+        let max_connections = app.config.max_connections;
+        let slots = Arc::new(Semaphore::new(max_connections));
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let service = warp::service(routes::routes(app.clone()));
+        let mut http = http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(app.config.header_read_timeout);
+
+        tokio::pin!(shutdown);
+        loop {
+            let slot = tokio::select! {
+                slot = slots.clone().acquire_owned() => slot?,
+                () = &mut shutdown => break,
+            };
+            let (stream, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        // Usually out of file descriptors: back off briefly
+                        // instead of spinning.
+                        tracing::warn!(%error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::debug!(%error, "cannot set TCP_NODELAY");
+            }
+            let service = service.clone();
+            let handler = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+                request.extensions_mut().insert(ClientAddr(peer));
+                let mut service = service.clone();
+                async move { Ok::<_, Infallible>(log_request(&mut service, request).await) }
+            });
+            let connection = http
+                .serve_connection(TokioIo::new(stream), handler)
+                .with_upgrades();
+            let mut stop = stop_rx.clone();
+            tokio::spawn(async move {
+                tokio::pin!(connection);
+                let result = tokio::select! {
+                    result = connection.as_mut() => result,
+                    _ = async { stop.wait_for(|stopped| *stopped).await.map(|_| ()) } => {
+                        connection.as_mut().graceful_shutdown();
+                        connection.await
+                    }
+                };
+                if let Err(error) = result {
+                    tracing::debug!(%error, %peer, "connection ended with an error");
+                }
+                drop(slot);
+            });
+        }
+
+        drop(listener);
+        let _ = stop_tx.send(true);
+        let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
+        if tokio::time::timeout(DRAIN_TIMEOUT, slots.acquire_many(all))
+            .await
+            .is_err()
+        {
+            tracing::warn!("connections still open after {DRAIN_TIMEOUT:?}; stopping anyway");
+        }
+        Ok(())
+    }
+
+    /// Runs in a background task; the handle stops it.
+    pub fn spawn(self) -> RunningServer {
+        let addr = self.local_addr();
+        let app = self.app.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(self.run(async move {
+            let _ = rx.await;
+        }));
+        RunningServer {
+            addr,
+            app,
+            stop: Some(tx),
+            task,
+        }
+    }
+}
+
+/// Calls the routes and logs one line per request: method, path (never the
+/// query, which may carry a token), status and duration.
+async fn log_request<S>(service: &mut S, request: Request<Incoming>) -> warp::reply::Response
+where
+    S: tower_service::Service<
+        Request<Incoming>,
+        Response = warp::reply::Response,
+        Error = Infallible,
+    >,
+{
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let response = match service.call(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    tracing::info!(
+        target: "chatd::http",
+        "{method} {path} {} {:.1}ms",
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    response
+}
+
+/// A server running in the background (tests start one per case).
+pub struct RunningServer {
+    addr: SocketAddr,
+    app: Arc<App>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningServer {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://<addr>`, without a trailing slash.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
+    }
+
+    /// Stops accepting, drains connections and waits for the server to end.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task).await?
+    }
+}
+
+/// Binds, logs where it listens and where its data lives, and serves until
+/// Ctrl-C or SIGTERM.
+pub async fn run_until_signal(config: Config) -> anyhow::Result<()> {
+    let server = Server::bind(config).await?;
+    let app = server.app().clone();
+    tracing::info!(
+        "chatd listening on http://{} (data in {})",
+        server.local_addr(),
+        app.config.data_dir.display()
+    );
+    server.run(shutdown_signal()).await?;
+    tracing::info!("chatd stopped");
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

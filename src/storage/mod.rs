@@ -1,0 +1,162 @@
+//! Storage: the SQLite database (schema, migrations, connection pool) and the
+//! queries of each table (`users`, `chats`).
+//!
+//! SQLite calls block, so they never run on the async worker threads:
+//! [`Db::run`] hands a closure and a pooled connection to tokio's blocking
+//! pool and awaits the result.
+
+pub mod chats;
+pub mod users;
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, ErrorCode};
+
+use crate::error::ApiError;
+
+/// The schema of the newest version, applied idempotently at every start.
+pub const SCHEMA: &str = include_str!("../../schema.sql");
+
+/// The version [`SCHEMA`] describes, recorded in `PRAGMA user_version`.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Steps that bring a database of version `i + 1` to version `i + 2`.
+/// Empty while there is only version 1; a schema change appends its step here.
+const MIGRATIONS: &[&str] = &[];
+
+/// A pool of SQLite connections to one database file.
+#[derive(Clone)]
+pub struct Db {
+    pool: r2d2::Pool<SqliteConnectionManager>,
+}
+
+impl Db {
+    /// Opens (creating if needed) the database at `path` and brings its schema
+    /// up to date.
+    pub fn open(path: &Path) -> anyhow::Result<Db> {
+        let mut conn = Connection::open(path)
+            .with_context(|| format!("cannot open database {}", path.display()))?;
+        // WAL lets readers work while one writer commits; it is a property of
+        // the file, so set it once here rather than on every connection.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        configure(&conn)?;
+        migrate(&mut conn)?;
+        drop(conn);
+
+        let manager = SqliteConnectionManager::file(path).with_init(|conn| configure(conn));
+        let pool = r2d2::Pool::builder()
+            .max_size(8)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(manager)
+            .context("cannot open the database connection pool")?;
+        Ok(Db { pool })
+    }
+
+    /// Runs `f` with a pooled connection on the blocking thread pool.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut Connection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(ApiError::internal)?
+    }
+}
+
+/// Settings every connection needs.
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.execute_batch(
+        "PRAGMA foreign_keys = ON;
+         -- FULL: a write acknowledged to a client survives a power cut.
+         PRAGMA synchronous = FULL;",
+    )
+}
+
+/// Creates the schema on a new database and migrates an older one.
+fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    anyhow::ensure!(
+        version <= SCHEMA_VERSION,
+        "the database is of schema version {version}, newer than this chatd knows \
+         ({SCHEMA_VERSION}); run a newer chatd"
+    );
+    let tx = conn.transaction()?;
+    if version > 0 {
+        for (index, step) in MIGRATIONS.iter().enumerate().skip(version as usize - 1) {
+            tx.execute_batch(step)
+                .with_context(|| format!("migration to schema version {}", index + 2))?;
+        }
+    }
+    tx.execute_batch(SCHEMA).context("applying schema.sql")?;
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// True when `error` is a UNIQUE constraint violation.
+pub fn is_unique_violation(error: &rusqlite::Error) -> bool {
+    matches!(
+        error,
+        rusqlite::Error::SqliteFailure(e, _)
+            if e.code == ErrorCode::ConstraintViolation
+                && e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+    )
+}
+
+/// The current time as stored and shown: UTC, microseconds, `Z` suffix.
+pub fn now_timestamp() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opening_twice_keeps_the_schema_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chat.db");
+        Db::open(&path).unwrap();
+        Db::open(&path).unwrap();
+        let conn = Connection::open(&path).unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let mode: String = conn
+            .pragma_query_value(None, "journal_mode", |row| row.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn refuses_a_newer_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chat.db");
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        let error = Db::open(&path).err().expect("must refuse");
+        assert!(error.to_string().contains("newer"), "{error}");
+    }
+
+    #[test]
+    fn timestamps_have_microseconds_and_z() {
+        let ts = now_timestamp();
+        assert_eq!(ts.len(), "2023-08-03T08:51:26.593514Z".len(), "{ts}");
+        assert!(ts.ends_with('Z'));
+    }
+}

@@ -1,0 +1,143 @@
+//! Queries of the `users` table.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::{is_unique_violation, now_timestamp};
+use crate::error::FieldErrors;
+
+/// A stored user.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub password_hash: String,
+    /// Media path of the avatar, if one was uploaded.
+    pub avatar: Option<String>,
+}
+
+const COLUMNS: &str = "id, username, email, password_hash, avatar";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: row.get(0)?,
+        username: row.get(1)?,
+        email: row.get(2)?,
+        password_hash: row.get(3)?,
+        avatar: row.get(4)?,
+    })
+}
+
+/// The key that makes usernames and e-mails unique regardless of case.
+pub fn key(text: &str) -> String {
+    text.to_lowercase()
+}
+
+/// Why a user could not be inserted.
+#[derive(Debug)]
+pub enum InsertError {
+    /// Username or e-mail taken, as field errors.
+    Taken(FieldErrors),
+    Db(rusqlite::Error),
+}
+
+/// Field errors for a username or e-mail that is already taken.
+pub fn taken_errors(
+    conn: &Connection,
+    username: &str,
+    email: &str,
+) -> rusqlite::Result<FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let exists = |column: &str, value: &str| -> rusqlite::Result<bool> {
+        conn.query_row(
+            &format!("SELECT EXISTS (SELECT 1 FROM users WHERE {column} = ?1)"),
+            [value],
+            |row| row.get(0),
+        )
+    };
+    if exists("username_key", &key(username))? {
+        errors.add("username", "A user with that username already exists.");
+    }
+    if exists("email_key", &key(email))? {
+        errors.add("email", "A user with that email already exists.");
+    }
+    Ok(errors)
+}
+
+/// Inserts a user whose fields were validated already.
+pub fn insert(
+    conn: &Connection,
+    username: &str,
+    email: &str,
+    password_hash: &str,
+) -> Result<User, InsertError> {
+    let taken = taken_errors(conn, username, email).map_err(InsertError::Db)?;
+    if !taken.is_empty() {
+        return Err(InsertError::Taken(taken));
+    }
+    let result = conn.execute(
+        "INSERT INTO users (username, username_key, email, email_key, password_hash, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            username,
+            key(username),
+            email,
+            key(email),
+            password_hash,
+            now_timestamp()
+        ],
+    );
+    match result {
+        Ok(_) => Ok(User {
+            id: conn.last_insert_rowid(),
+            username: username.to_string(),
+            email: email.to_string(),
+            password_hash: password_hash.to_string(),
+            avatar: None,
+        }),
+        // Another request took the name between our check and the insert.
+        Err(error) if is_unique_violation(&error) => {
+            let taken = taken_errors(conn, username, email).map_err(InsertError::Db)?;
+            Err(InsertError::Taken(taken))
+        }
+        Err(error) => Err(InsertError::Db(error)),
+    }
+}
+
+pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<User>> {
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM users WHERE id = ?1"))?
+        .query_row([id], from_row)
+        .optional()
+}
+
+/// The user whose username or e-mail is `login`, case-insensitively.
+pub fn find_by_login(conn: &Connection, login: &str) -> rusqlite::Result<Option<User>> {
+    let login = key(login);
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM users WHERE username_key = ?1
+         UNION ALL
+         SELECT {COLUMNS} FROM users WHERE email_key = ?1
+         LIMIT 1"
+    ))?
+    .query_row([login], from_row)
+    .optional()
+}
+
+/// Sets the avatar and returns the previous one.
+pub fn set_avatar(
+    conn: &mut Connection,
+    id: i64,
+    avatar: Option<&str>,
+) -> rusqlite::Result<Option<String>> {
+    let tx = conn.transaction()?;
+    let old: Option<String> =
+        tx.query_row("SELECT avatar FROM users WHERE id = ?1", [id], |row| {
+            row.get(0)
+        })?;
+    tx.execute(
+        "UPDATE users SET avatar = ?2 WHERE id = ?1",
+        params![id, avatar],
+    )?;
+    tx.commit()?;
+    Ok(old)
+}
