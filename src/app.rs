@@ -10,9 +10,11 @@ use warp::http::HeaderMap;
 use crate::auth::{self, Credentials, TokenType, Tokens};
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::hub::Hub;
 use crate::media::Media;
 use crate::storage::users::{self, User};
 use crate::storage::Db;
+use crate::writer::Writer;
 
 /// Shared state of one running server.
 pub struct App {
@@ -20,6 +22,10 @@ pub struct App {
     pub db: Db,
     pub media: Media,
     pub tokens: Tokens,
+    /// Open WebSockets by chat.
+    pub hub: Arc<Hub>,
+    /// The one writer of messages (group commit).
+    pub writer: Writer,
 }
 
 impl App {
@@ -36,11 +42,15 @@ impl App {
         let media = Media::open(config.media_dir())?;
         let secret = auth::load_secret(config.secret.as_deref(), &config.data_dir)?;
         let tokens = Tokens::new(secret, config.access_ttl, config.refresh_ttl);
+        let hub = Arc::new(Hub::new(config.ws.max_sockets));
+        let writer = Writer::start(&config.db_path(), hub.clone())?;
         Ok(Arc::new(App {
             config,
             db,
             media,
             tokens,
+            hub,
+            writer,
         }))
     }
 
@@ -80,15 +90,20 @@ impl App {
             Credentials::None => return Ok(None),
             Credentials::Bearer(token) => token,
         };
+        self.user_for_token(&token).await.map(Some)
+    }
+
+    /// The user an access token names.
+    pub async fn user_for_token(&self, token: &str) -> Result<User, ApiError> {
         let claims = self
             .tokens
-            .decode(&token, TokenType::Access)
+            .decode(token, TokenType::Access)
             .ok_or_else(ApiError::invalid_token)?;
         let user = self
             .db
             .run(move |conn| Ok(users::get(conn, claims.user_id)?))
             .await?;
-        user.map(Some).ok_or_else(ApiError::user_not_found)
+        user.ok_or_else(ApiError::user_not_found)
     }
 
     /// Like [`App::authenticate`], but a request without credentials fails

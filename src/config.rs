@@ -33,6 +33,41 @@ pub struct Config {
     pub max_connections: usize,
     /// A client must send its request headers within this time.
     pub header_read_timeout: Duration,
+    /// Limits of the live WebSocket rooms.
+    pub ws: WsLimits,
+}
+
+/// Limits of the WebSocket rooms; every one has a safe default.
+#[derive(Debug, Clone)]
+pub struct WsLimits {
+    /// Open sockets at most, over all chats.
+    pub max_sockets: usize,
+    /// Longest message text, in characters (after trimming).
+    pub max_text_chars: usize,
+    /// Largest frame a client may send, in bytes; larger closes with 1009.
+    pub max_frame_bytes: usize,
+    /// Frames waiting for a client; a client this far behind is closed with 1008.
+    pub queue_len: usize,
+    /// Sustained frames per second a client may send…
+    pub rate_per_sec: f64,
+    /// …and the burst it may send at once.
+    pub burst: u32,
+    /// A socket silent this long is pinged; silent twice as long, it is closed.
+    pub ping_interval: Duration,
+}
+
+impl Default for WsLimits {
+    fn default() -> WsLimits {
+        WsLimits {
+            max_sockets: 50_000,
+            max_text_chars: 2000,
+            max_frame_bytes: 16 * 1024,
+            queue_len: 256,
+            rate_per_sec: 10.0,
+            burst: 30,
+            ping_interval: Duration::from_secs(30),
+        }
+    }
 }
 
 impl Config {
@@ -48,6 +83,7 @@ impl Config {
             secret: None,
             max_connections: 10_000,
             header_read_timeout: Duration::from_secs(30),
+            ws: WsLimits::default(),
         }
     }
 
@@ -113,9 +149,21 @@ pub struct ServeArgs {
     /// JWT signing secret (default: generated once, kept in <data-dir>/secret.key).
     #[arg(long, env = "CHATD_SECRET", hide_env_values = true)]
     pub secret: Option<String>,
-    /// Open HTTP connections at most.
+    /// Open HTTP connections at most (WebSockets count separately).
     #[arg(long, env = "CHATD_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
+    /// Open WebSockets at most.
+    #[arg(long, env = "CHATD_MAX_SOCKETS", default_value_t = 50_000)]
+    pub max_sockets: usize,
+    /// Longest chat message, in characters.
+    #[arg(long, env = "CHATD_MAX_MESSAGE_CHARS", default_value_t = 2000)]
+    pub max_message_chars: usize,
+    /// Frames per second one socket may send (sustained).
+    #[arg(long, env = "CHATD_WS_RATE", default_value_t = 10.0)]
+    pub ws_rate: f64,
+    /// Frames one socket may send in a burst.
+    #[arg(long, env = "CHATD_WS_BURST", default_value_t = 30)]
+    pub ws_burst: u32,
 }
 
 impl ServeArgs {
@@ -128,6 +176,13 @@ impl ServeArgs {
             refresh_ttl: self.refresh_ttl,
             secret: self.secret,
             max_connections: self.max_connections.max(1),
+            ws: WsLimits {
+                max_sockets: self.max_sockets,
+                max_text_chars: self.max_message_chars.max(1),
+                rate_per_sec: self.ws_rate.max(0.1),
+                burst: self.ws_burst.max(1),
+                ..WsLimits::default()
+            },
             ..Config::new(self.data_dir)
         }
     }

@@ -209,6 +209,28 @@ impl ApiError {
         .with_header(RETRY_AFTER, HeaderValue::from(wait_secs))
     }
 
+    /// 426 for a plain request to a WebSocket-only path.
+    pub fn upgrade_required() -> ApiError {
+        ApiError::detail(
+            StatusCode::UPGRADE_REQUIRED,
+            "This path is a WebSocket: connect with Upgrade: websocket.",
+        )
+        .with_header(
+            warp::http::header::UPGRADE,
+            HeaderValue::from_static("websocket"),
+        )
+        .with_header(
+            warp::http::header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("13"),
+        )
+    }
+
+    /// 503 when a capacity limit is reached.
+    pub fn unavailable(detail: &str) -> ApiError {
+        ApiError::detail(StatusCode::SERVICE_UNAVAILABLE, detail)
+            .with_header(RETRY_AFTER, HeaderValue::from_static("5"))
+    }
+
     pub fn internal(error: impl Into<anyhow::Error>) -> ApiError {
         ApiError::Internal(error.into())
     }

@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::media::DEFAULT_CHAT_IMG;
 use crate::rooms::Room;
 use crate::storage::chats::Chat;
+use crate::storage::messages::Message;
 use crate::storage::users::User;
 
 /// A chat as the API shows it.
@@ -70,4 +71,34 @@ pub struct Page<T> {
     pub next: Option<String>,
     pub previous: Option<String>,
     pub results: Vec<T>,
+}
+
+/// A chat message as the API and the WebSocket frames show it.
+#[derive(Debug, Serialize)]
+pub struct MessageView<'a> {
+    pub id: i64,
+    pub chat: i64,
+    pub user: i64,
+    pub user_name: &'a str,
+    pub user_avatar: Option<String>,
+    pub text: &'a str,
+    pub timestamp: &'a str,
+    pub edited: Option<&'a str>,
+    pub is_deleted: bool,
+}
+
+impl<'a> MessageView<'a> {
+    pub fn new(message: &'a Message, base: &str) -> MessageView<'a> {
+        MessageView {
+            id: message.id,
+            chat: message.chat_id,
+            user: message.user_id,
+            user_name: &message.user_name,
+            user_avatar: avatar_url(message.user_avatar.as_deref(), base),
+            text: &message.text,
+            timestamp: &message.created_at,
+            edited: message.edited_at.as_deref(),
+            is_deleted: message.is_deleted,
+        }
+    }
 }

@@ -244,6 +244,11 @@ pub fn check_chat_owner(user_id: i64, creator_id: i64) -> Result<(), ApiError> {
     }
 }
 
+/// Only a message's author may edit or delete it.
+pub fn check_message_author(user_id: i64, author_id: i64) -> Result<(), ApiError> {
+    check_chat_owner(user_id, author_id)
+}
+
 /// A validated registration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Registration {

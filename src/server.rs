@@ -10,8 +10,8 @@
 //!
 //! Shutdown (Ctrl-C / SIGTERM, or [`RunningServer::shutdown`]): stop
 //! accepting, let in-flight requests finish, close idle keep-alive
-//! connections, and return once every connection is done (bounded by
-//! [`DRAIN_TIMEOUT`]).
+//! connections, close WebSockets with 1001, commit every queued message,
+//! and return once every connection is done (bounded by [`DRAIN_TIMEOUT`]).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -38,6 +38,22 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// The address of the client, put into each request's extensions.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub SocketAddr);
+
+/// hyper's handle to an upgraded connection, taken out of a request that
+/// asks for an upgrade so a route can finish the WebSocket handshake itself
+/// (warp keeps its own way to it private). Cloneable, as warp's
+/// extension filters need; the first taker gets it.
+#[derive(Debug, Clone)]
+pub struct UpgradeSlot(Arc<std::sync::Mutex<Option<hyper::upgrade::OnUpgrade>>>);
+
+impl UpgradeSlot {
+    pub fn take(&self) -> Option<hyper::upgrade::OnUpgrade> {
+        match self.0.lock() {
+            Ok(mut slot) => slot.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        }
+    }
+}
 
 /// A bound server, ready to run.
 pub struct Server {
@@ -99,11 +115,18 @@ impl Server {
                 tracing::debug!(%error, "cannot set TCP_NODELAY");
             }
             let service = service.clone();
-            let handler = hyper::service::service_fn(move |mut request: Request<Incoming>| {
-                request.extensions_mut().insert(ClientAddr(peer));
-                let mut service = service.clone();
-                async move { Ok::<_, Infallible>(log_request(&mut service, request).await) }
-            });
+            let handler =
+                hyper::service::service_fn(move |mut request: Request<Incoming>| {
+                    request.extensions_mut().insert(ClientAddr(peer));
+                    if request.headers().contains_key(warp::http::header::UPGRADE) {
+                        let on_upgrade = hyper::upgrade::on(&mut request);
+                        request.extensions_mut().insert(UpgradeSlot(Arc::new(
+                            std::sync::Mutex::new(Some(on_upgrade)),
+                        )));
+                    }
+                    let mut service = service.clone();
+                    async move { Ok::<_, Infallible>(log_request(&mut service, request).await) }
+                });
             let connection = http
                 .serve_connection(TokioIo::new(stream), handler)
                 .with_upgrades();
@@ -126,6 +149,13 @@ impl Server {
 
         drop(listener);
         let _ = stop_tx.send(true);
+        // Sockets close with 1001; once their readers are done, nothing new
+        // reaches the writer, and the flush commits whatever is queued.
+        app.hub.shut_down();
+        if !app.hub.wait_empty(DRAIN_TIMEOUT).await {
+            tracing::warn!("sockets still open after {DRAIN_TIMEOUT:?}");
+        }
+        app.writer.flush().await;
         let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
         if tokio::time::timeout(DRAIN_TIMEOUT, slots.acquire_many(all))
             .await

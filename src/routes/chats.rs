@@ -38,7 +38,7 @@ pub fn routes(
 }
 
 /// The room named in a path, or the seed's `{"Error": "wrong room"}`.
-fn path_room(name: &str) -> Result<Room, ApiError> {
+pub(super) fn path_room(name: &str) -> Result<Room, ApiError> {
     Room::parse(name).ok_or(ApiError::WrongRoom)
 }
 
@@ -151,7 +151,11 @@ async fn get(room: Room, id: i64, req: Req) -> Result<Response, ApiError> {
 
 /// Loads a chat for a change: 401 without credentials, then the room, 404,
 /// and 403 for anyone but its creator.
-async fn chat_to_change(room: &str, id: i64, req: &Req) -> Result<chats::Chat, ApiError> {
+pub(super) async fn chat_to_change(
+    room: &str,
+    id: i64,
+    req: &Req,
+) -> Result<chats::Chat, ApiError> {
     let user = req.app.require_user(&req.headers).await?;
     let room = path_room(room)?;
     let chat = req
@@ -202,6 +206,7 @@ async fn patch(room: String, id: i64, mut req: Req) -> Result<Response, ApiError
             }
         })
         .await?;
+    crate::socket::chat_events::updated(&req.app, &updated);
     Ok(reply::ok(&ChatView::new(updated, &req.base_url())))
 }
 
@@ -220,5 +225,6 @@ async fn delete(room: String, id: i64, req: Req) -> Result<Response, ApiError> {
             None => Err(ApiError::not_found()),
         })
         .await?;
+    crate::socket::chat_events::deleted(&req.app, id);
     Ok(reply::no_content())
 }

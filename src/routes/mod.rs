@@ -11,6 +11,8 @@ pub mod accounts;
 pub mod chats;
 pub mod health;
 pub mod media;
+pub mod messages;
+pub mod ws;
 
 use std::sync::Arc;
 
@@ -35,6 +37,8 @@ pub struct Req {
     /// The raw query string, empty when there is none.
     pub query: String,
     pub headers: HeaderMap,
+    /// Set on requests that ask for a protocol upgrade.
+    pub upgrade: Option<crate::server::UpgradeSlot>,
     /// In a mutex only so that `&Req` can be held across awaits (`Sync`).
     body: std::sync::Mutex<Option<BodyStream>>,
 }
@@ -78,9 +82,10 @@ fn req(app: Arc<App>) -> impl Filter<Extract = (Req,), Error = warp::Rejection> 
         .and(warp::path::full())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::header::headers_cloned())
+        .and(warp::ext::optional::<crate::server::UpgradeSlot>())
         .and(warp::body::stream())
         .map(
-            |app, method, path: warp::path::FullPath, query, headers, stream| {
+            |app, method, path: warp::path::FullPath, query, headers, upgrade, stream| {
                 let stream = TryStreamExt::map_ok(stream, into_bytes);
                 Req {
                     app,
@@ -88,6 +93,7 @@ fn req(app: Arc<App>) -> impl Filter<Extract = (Req,), Error = warp::Rejection> 
                     path: path.as_str().to_string(),
                     query,
                     headers,
+                    upgrade,
                     body: std::sync::Mutex::new(Some(Box::pin(stream) as BodyStream)),
                 }
             },
@@ -108,6 +114,10 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .or(accounts::routes(req.clone()))
         .unify()
         .or(chats::routes(req.clone()))
+        .unify()
+        .or(messages::routes(req.clone()))
+        .unify()
+        .or(ws::routes(req.clone()))
         .unify()
         .or(media::routes(req))
         .unify()

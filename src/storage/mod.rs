@@ -6,6 +6,7 @@
 //! pool and awaits the result.
 
 pub mod chats;
+pub mod messages;
 pub mod users;
 
 use std::path::Path;
@@ -70,6 +71,24 @@ impl Db {
         .await
         .map_err(ApiError::internal)?
     }
+}
+
+/// A connection of its own (the message writer keeps one), configured like
+/// the pooled ones.
+pub fn connect(path: &Path) -> anyhow::Result<Connection> {
+    let conn = Connection::open(path)
+        .with_context(|| format!("cannot open database {}", path.display()))?;
+    configure(&conn)?;
+    Ok(conn)
+}
+
+/// True when `error` is a FOREIGN KEY constraint violation.
+pub fn is_foreign_key_violation(error: &rusqlite::Error) -> bool {
+    matches!(
+        error,
+        rusqlite::Error::SqliteFailure(e, _)
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY
+    )
 }
 
 /// Settings every connection needs.

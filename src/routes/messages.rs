@@ -1,0 +1,127 @@
+//! A chat's messages over REST: history (`?page=` / `?after=`), and one
+//! message's GET, PATCH (author only) and DELETE (author only, soft).
+//! Changes go through the message writer, which broadcasts them to the
+//! chat's sockets exactly as if they had been made over a socket.
+
+use warp::http::Method;
+use warp::reply::Response;
+use warp::Filter;
+
+use super::chats::path_room;
+use super::{other_method, respond, Req, ReqFilter};
+use crate::error::{ApiError, FieldErrors};
+use crate::models::{MessageView, Page};
+use crate::pagination::{self, PageRequest};
+use crate::reply;
+use crate::rooms::Room;
+use crate::rules::{self, TextRule};
+use crate::storage::chats;
+use crate::storage::messages::{self, Message};
+
+pub fn routes(
+    req: ReqFilter,
+) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
+    let history = warp::path!("api" / "chat" / String / i64 / "messages")
+        .and(req.clone())
+        .then(|room: String, chat: i64, req: Req| async move {
+            respond(history(room, chat, req).await)
+        });
+    let one = warp::path!("api" / "chat" / String / i64 / "messages" / i64)
+        .and(req)
+        .then(|room: String, chat: i64, id: i64, req: Req| async move {
+            respond(message(room, chat, id, req).await)
+        });
+    history.or(one).unify()
+}
+
+/// 404 unless chat `id` is in `room`.
+async fn check_chat(req: &Req, room: Room, id: i64) -> Result<(), ApiError> {
+    req.app
+        .db
+        .run(move |conn| Ok(chats::get(conn, room, id)?))
+        .await?
+        .map(|_| ())
+        .ok_or_else(ApiError::not_found)
+}
+
+async fn history(room: String, chat_id: i64, req: Req) -> Result<Response, ApiError> {
+    if !matches!(req.method, Method::GET | Method::HEAD) {
+        return other_method(&req.method, "GET, HEAD, OPTIONS");
+    }
+    let room = path_room(&room)?;
+    check_chat(&req, room, chat_id).await?;
+    let query = pagination::query_pairs(&req.query);
+    let page_param = pagination::query_value(&query, "page").map(str::to_string);
+    let after = match pagination::query_value(&query, "after") {
+        Some(after) => after
+            .parse::<i64>()
+            .map_err(|_| ApiError::field("after", "A valid integer is required."))?,
+        None => 0,
+    };
+    let (count, page, rows) = req
+        .app
+        .db
+        .run(move |conn| {
+            let count = messages::count(conn, chat_id, after)?;
+            let page = PageRequest::new(page_param.as_deref(), count)?;
+            let rows = messages::page(conn, chat_id, after, page.offset(), pagination::PAGE_SIZE)?;
+            Ok((count, page, rows))
+        })
+        .await?;
+    let base = req.base_url();
+    let (next, previous) = pagination::links(page, &format!("{base}{}", req.path), &query);
+    Ok(reply::ok(&Page {
+        count,
+        next,
+        previous,
+        results: rows.iter().map(|m| MessageView::new(m, &base)).collect(),
+    }))
+}
+
+async fn message(room: String, chat_id: i64, id: i64, mut req: Req) -> Result<Response, ApiError> {
+    let editing = match req.method {
+        Method::GET | Method::HEAD => {
+            let room = path_room(&room)?;
+            check_chat(&req, room, chat_id).await?;
+            let message = find(&req, chat_id, id, true).await?;
+            return Ok(reply::ok(&MessageView::new(&message, &req.base_url())));
+        }
+        Method::PATCH => true,
+        Method::DELETE => false,
+        ref method => return other_method(method, "GET, PATCH, DELETE, HEAD, OPTIONS"),
+    };
+    // DRF's order: authentication, the object (404), its permission (403),
+    // then the body (400). The writer checks 404/403 again atomically.
+    let user = req.app.require_user(&req.headers).await?;
+    let room = path_room(&room)?;
+    check_chat(&req, room, chat_id).await?;
+    let message = find(&req, chat_id, id, false).await?;
+    rules::check_message_author(user.id, message.user_id)?;
+    let changed = if editing {
+        let form = req.form().await?;
+        let mut errors = FieldErrors::new();
+        let text = rules::text_field(
+            &form,
+            "text",
+            TextRule::required(req.app.config.ws.max_text_chars),
+            &mut errors,
+        );
+        errors.into_result()?;
+        let text = text.flatten().ok_or_else(ApiError::not_found)?;
+        req.app.writer.edit(chat_id, id, user.id, text).await?
+    } else {
+        req.app.writer.delete(chat_id, id, user.id).await?;
+        return Ok(reply::no_content());
+    };
+    Ok(reply::ok(&MessageView::new(&changed, &req.base_url())))
+}
+
+/// Message `id` of chat `chat_id`; a deleted one only if `deleted_too`.
+async fn find(req: &Req, chat_id: i64, id: i64, deleted_too: bool) -> Result<Message, ApiError> {
+    req.app
+        .db
+        .run(move |conn| Ok(messages::get(conn, id)?))
+        .await?
+        .filter(|m| m.chat_id == chat_id && (deleted_too || !m.is_deleted))
+        .ok_or_else(ApiError::not_found)
+}
