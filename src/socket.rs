@@ -199,7 +199,10 @@ async fn write_loop<S>(
         let outbound = tokio::select! {
             biased;
             () = control.closed() => break control.close_code().unwrap_or(close::NORMAL),
-            outbound = rx.recv() => outbound,
+            outbound = rx.recv() => match outbound {
+                Some(outbound) => outbound,
+                None => break close::NORMAL,
+            },
             _ = ticker.tick() => {
                 let silent = started.elapsed().saturating_sub(control.last_seen());
                 if silent >= ping_interval * 2 {
@@ -213,7 +216,7 @@ async fn write_loop<S>(
             }
         };
         // Send what is waiting in one write: feed, then flush once.
-        let mut next = outbound;
+        let mut next = Some(outbound);
         let mut close_with = None;
         let mut failed = false;
         while let Some(outbound) = next.take() {
@@ -244,7 +247,13 @@ async fn write_loop<S>(
             break code;
         }
     };
-    let _ = sink.send(close_message(code)).await;
+    if code != close::NORMAL {
+        let _ = sink.send(close_message(code)).await;
+    }
+    // Flushes our close frame, or the reply tungstenite queued to the
+    // client's close frame, which is what a client-initiated close needs.
+    let closed = sink.close().await;
+    tracing::debug!(code, ?closed, "socket writer done");
 }
 
 /// A token bucket: `burst` frames at once, refilled at `rate` per second.
@@ -305,7 +314,11 @@ async fn read_loop<S>(
                 "invalid_json",
                 "Binary frames are not supported; send JSON text.",
             )),
-            Some(Ok(WsMessage::Close(_))) | None => return,
+            Some(Ok(WsMessage::Close(frame))) => {
+                tracing::debug!(?frame, "client closed");
+                return;
+            }
+            None => return,
             Some(Ok(_)) => {} // ping/pong: tungstenite answers pings itself
             Some(Err(WsError::Capacity(_))) => {
                 peer.control.close(close::TOO_BIG);

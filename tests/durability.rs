@@ -1,0 +1,201 @@
+//! Durability of the real binary: SIGKILL mid-stream loses no acknowledged
+//! message and leaves an intact database; SIGTERM closes sockets with 1001,
+//! commits what was sent, and exits 0.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+/// A chatd child process and its base URL.
+struct Chatd {
+    child: Child,
+    base: String,
+}
+
+/// Starts the built binary on a free port; reads the URL from its log line.
+fn start_binary(data_dir: &std::path::Path) -> Chatd {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chatd"))
+        .args(["--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(["--secret", SECRET])
+        .env("RUST_LOG", "chatd=info")
+        .env("CHATD_WS_BURST", "100000")
+        .env("CHATD_WS_RATE", "100000")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chatd starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let base = loop {
+        let line = lines.next().expect("chatd logs its URL").unwrap();
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    // Keep draining the log so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Chatd { child, base }
+}
+
+async fn setup(base: &str) -> (String, i64) {
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("{base}/api/register/"))
+        .form(&[("username", "writer"), ("email", "writer@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let (_, tokens) = json_of(
+        client
+            .post(format!("{base}/api/token/"))
+            .form(&[("username", "writer"), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let token = tokens["access"].as_str().unwrap().to_string();
+    let (status, chat) = json_of(
+        client
+            .post(format!("{base}/api/chat/"))
+            .bearer_auth(&token)
+            .form(&[("title", "Durable"), ("room", "books")])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    (token, chat["chat"]["id"].as_i64().unwrap())
+}
+
+/// Every message of a chat, walking the history pages.
+async fn history(base: &str, chat: i64) -> Vec<Value> {
+    let mut url = Some(format!("{base}/api/chat/books/{chat}/messages/"));
+    let mut all = Vec::new();
+    while let Some(next) = url {
+        let (status, page) = json_of(reqwest::get(&next).await.unwrap()).await;
+        assert_eq!(status, 200);
+        all.extend(page["results"].as_array().unwrap().iter().cloned());
+        url = page["next"].as_str().map(str::to_string);
+    }
+    all
+}
+
+fn ws_url(base: &str, chat: i64, token: &str) -> String {
+    format!("ws://{}/chat/books/{chat}/?token={token}", base.trim_start_matches("http://"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_stream_loses_no_acknowledged_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start_binary(dir.path());
+    let (token, chat) = setup(&server.base).await;
+    let (socket, _) = tokio_tungstenite::connect_async(ws_url(&server.base, chat, &token)).await.unwrap();
+    let (mut sink, mut stream) = socket.split();
+
+    // Send steadily until the server dies.
+    let sender = tokio::spawn(async move {
+        for n in 0..100_000 {
+            let frame = json!({"type": "message", "text": format!("message {n}"), "nonce": n});
+            if sink.send(Message::text(frame.to_string())).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
+    // Record every acknowledged (broadcast) message; kill after 200 of them.
+    let mut acknowledged = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(Ok(frame)) = stream.next().await {
+            let Message::Text(text) = frame else { continue };
+            let value: Value = serde_json::from_str(&text).unwrap();
+            if value["type"] == "message" {
+                acknowledged.push((value["message"]["id"].as_i64().unwrap(), value["message"]["text"].clone()));
+                if acknowledged.len() == 200 {
+                    server.child.kill().unwrap(); // SIGKILL
+                    server.child.wait().unwrap();
+                }
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "the socket did not end after SIGKILL");
+    sender.abort();
+    assert!(acknowledged.len() >= 200, "only {} acknowledged", acknowledged.len());
+
+    let mut restarted = start_binary(dir.path());
+    let stored: Vec<(i64, Value)> = history(&restarted.base, chat)
+        .await
+        .iter()
+        .map(|m| (m["id"].as_i64().unwrap(), m["text"].clone()))
+        .collect();
+    for message in &acknowledged {
+        assert!(stored.contains(message), "acknowledged {message:?} is missing after SIGKILL");
+    }
+    let conn = rusqlite::Connection::open(dir.path().join("chat.db")).unwrap();
+    let check: String = conn.query_row("PRAGMA integrity_check", [], |row| row.get(0)).unwrap();
+    assert_eq!(check, "ok");
+    restarted.child.kill().unwrap();
+    restarted.child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_closes_sockets_with_1001_keeps_messages_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start_binary(dir.path());
+    let (token, chat) = setup(&server.base).await;
+    let (mut socket, _) = tokio_tungstenite::connect_async(ws_url(&server.base, chat, &token)).await.unwrap();
+    for n in 0..20 {
+        let frame = json!({"type": "message", "text": format!("before shutdown {n}")});
+        socket.send(Message::text(frame.to_string())).await.unwrap();
+    }
+    // Wait for the hello and the 20 acknowledgements, then stop the server.
+    let mut acknowledged = 0;
+    while acknowledged < 20 {
+        let frame = tokio::time::timeout(Duration::from_secs(10), socket.next()).await.unwrap().unwrap().unwrap();
+        if let Message::Text(text) = frame {
+            if serde_json::from_str::<Value>(&text).unwrap()["type"] == "message" {
+                acknowledged += 1;
+            }
+        }
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let close_code = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(frame) = socket.next().await {
+            if let Ok(Message::Close(Some(close))) = frame {
+                return Some(u16::from(close.code));
+            }
+        }
+        None
+    })
+    .await
+    .unwrap();
+    assert_eq!(close_code, Some(1001));
+    let exit = server.child.wait().unwrap();
+    assert_eq!(exit.code(), Some(0), "{exit:?}");
+
+    let mut restarted = start_binary(dir.path());
+    let texts: Vec<String> = history(&restarted.base, chat)
+        .await
+        .iter()
+        .map(|m| m["text"].as_str().unwrap().to_string())
+        .collect();
+    let expected: Vec<String> = (0..20).map(|n| format!("before shutdown {n}")).collect();
+    assert_eq!(texts, expected);
+    restarted.child.kill().unwrap();
+    restarted.child.wait().unwrap();
+}
