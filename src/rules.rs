@@ -415,9 +415,13 @@ fn quick_ratio(a: &[char], b: &[char]) -> f64 {
     2.0 * matches as f64 / total as f64
 }
 
-/// The most common passwords of public breach lists (one per line).
+/// The 19,640 most common passwords of public breach lists, one per line:
+/// Django's own list (compiled by Royce Williams), so that "too common"
+/// means exactly what it meant on the original server.
 const COMMON_PASSWORDS: &str = include_str!("common-passwords.txt");
 
+/// A linear scan: about 0.1 ms, next to ~20 ms of argon2 per registration,
+/// and no memory held between registrations.
 fn is_common_password(password: &str) -> bool {
     let candidate = password.trim().to_lowercase();
     COMMON_PASSWORDS.lines().any(|line| line == candidate)

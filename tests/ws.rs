@@ -1,0 +1,1128 @@
+mod common;
+use common::*;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio::time::{timeout, Instant};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Longest wait for a frame that must come.
+const WAIT: Duration = Duration::from_secs(5);
+/// How long a socket must stay silent when nothing is expected.
+const QUIET: Duration = Duration::from_millis(300);
+
+const FORBIDDEN: &str = "You do not have permission to perform this action.";
+
+/// `ws://host:port/chat/<room>/<chat>/[?query]`
+fn ws_url(app: &TestApp, room: &str, chat: i64, query: &str) -> String {
+    let host = app.base.trim_start_matches("http://");
+    if query.is_empty() {
+        format!("ws://{host}/chat/{room}/{chat}/")
+    } else {
+        format!("ws://{host}/chat/{room}/{chat}/?{query}")
+    }
+}
+
+/// Opens a socket (must succeed with 101).
+async fn connect_url(url: &str) -> Ws {
+    let (ws, response) = timeout(WAIT, connect_async(url))
+        .await
+        .expect("connect timed out")
+        .unwrap_or_else(|e| panic!("cannot connect to {url}: {e:?}"));
+    assert_eq!(response.status(), 101);
+    ws
+}
+
+/// Opens a socket to a films chat, with `?token=` when given, and returns
+/// it with its `hello` frame.
+async fn join(app: &TestApp, chat: i64, token: Option<&str>) -> (Ws, Value) {
+    let query = token.map(|t| format!("token={t}")).unwrap_or_default();
+    join_with(app, chat, &query).await
+}
+
+/// Like [`join`] with an arbitrary query string.
+async fn join_with(app: &TestApp, chat: i64, query: &str) -> (Ws, Value) {
+    let mut ws = connect_url(&ws_url(app, "films", chat, query)).await;
+    let hello = next_json(&mut ws).await;
+    assert_eq!(hello["type"], "hello", "{hello}");
+    (ws, hello)
+}
+
+/// The HTTP status a refused upgrade gets.
+async fn refused_status(url: &str) -> u16 {
+    match timeout(WAIT, connect_async(url))
+        .await
+        .expect("connect timed out")
+    {
+        Err(tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(other) => panic!("expected an HTTP refusal for {url}, got {other:?}"),
+        Ok(_) => panic!("expected {url} to be refused, but it connected"),
+    }
+}
+
+/// The next text frame as JSON (pings and pongs skipped), within [`WAIT`].
+async fn next_json(ws: &mut Ws) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let next = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .expect("no frame within 5 s");
+        match next {
+            Some(Ok(Message::Text(text))) => {
+                return serde_json::from_str(text.as_str())
+                    .unwrap_or_else(|e| panic!("frame is not JSON ({e}): {text:?}"))
+            }
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+}
+
+/// The next text frame that is not a `presence` frame.
+async fn next_non_presence(ws: &mut Ws) -> Value {
+    loop {
+        let frame = next_json(ws).await;
+        if frame["type"] != "presence" {
+            return frame;
+        }
+    }
+}
+
+/// Asserts that no frame (other than ping/pong) arrives within [`QUIET`].
+async fn assert_quiet(ws: &mut Ws) {
+    let next = timeout(QUIET, async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => return other,
+            }
+        }
+    })
+    .await;
+    if let Ok(frame) = next {
+        panic!("expected no frame, got {frame:?}");
+    }
+}
+
+/// Waits for the close frame (it must be the next frame) and returns its
+/// code; then lets the closing handshake finish.
+async fn close_code(ws: &mut Ws) -> u16 {
+    let deadline = Instant::now() + WAIT;
+    let code = loop {
+        let next = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .expect("no close frame within 5 s");
+        match next {
+            Some(Ok(Message::Close(Some(frame)))) => break u16::from(frame.code),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    finish_close(ws).await;
+    code
+}
+
+/// Polls a closing socket until it ends, so our close reply goes out.
+async fn finish_close(ws: &mut Ws) {
+    let _ = timeout(Duration::from_secs(2), async {
+        while let Some(Ok(_)) = ws.next().await {}
+    })
+    .await;
+}
+
+/// Sends a JSON text frame.
+async fn send_json(ws: &mut Ws, value: Value) {
+    ws.send(Message::text(value.to_string()))
+        .await
+        .expect("send failed");
+}
+
+/// Sends `{"type": "message", "text": text, "nonce": nonce}`.
+async fn post(ws: &mut Ws, text: &str, nonce: &str) {
+    send_json(ws, json!({"type": "message", "text": text, "nonce": nonce})).await;
+}
+
+/// The next frame, which must be a `message` frame; returns it whole.
+async fn next_message(ws: &mut Ws) -> Value {
+    let frame = next_json(ws).await;
+    assert_eq!(frame["type"], "message", "{frame}");
+    frame
+}
+
+/// The next frame, which must be an `error` frame with `code`.
+async fn expect_error(ws: &mut Ws, code: &str) -> Value {
+    let frame = next_json(ws).await;
+    assert_eq!(frame["type"], "error", "{frame}");
+    assert_eq!(frame["code"], code, "{frame}");
+    assert!(
+        frame["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{frame}"
+    );
+    frame
+}
+
+/// Ping, and expect the pong: the socket is still open and served.
+async fn assert_alive(ws: &mut Ws) {
+    send_json(ws, json!({"type": "ping"})).await;
+    assert_eq!(next_json(ws).await, json!({"type": "pong"}));
+}
+
+/// Creates a films chat; returns its id.
+async fn create(app: &TestApp, token: &str, title: &str) -> i64 {
+    let (status, body) = app
+        .create_chat(token, &[("title", title), ("room", "films")])
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["chat"]["id"].as_i64().unwrap()
+}
+
+/// `GET /api/chat/films/<chat>/` as JSON.
+async fn chat_json(app: &TestApp, chat: i64) -> Value {
+    let response = app
+        .client
+        .get(app.url(&format!("/api/chat/films/{chat}/")))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json_of(response).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// `GET /api/chat/films/<chat>/messages/<query>` (200) as JSON.
+async fn history(app: &TestApp, chat: i64, query: &str) -> Value {
+    let response = app
+        .client
+        .get(app.url(&format!("/api/chat/films/{chat}/messages/{query}")))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json_of(response).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// The `results` of a history page.
+fn results(page: &Value) -> Vec<Value> {
+    page["results"].as_array().unwrap().clone()
+}
+
+/// `GET /api/user/` id of a token's user.
+async fn user_id(app: &TestApp, token: &str) -> i64 {
+    let response = app
+        .client
+        .get(app.url("/api/user/"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json_of(response).await;
+    assert_eq!(status, 200, "{body}");
+    body["id"].as_i64().unwrap()
+}
+
+/// PATCH of a message's text over REST.
+async fn rest_edit(app: &TestApp, token: &str, chat: i64, id: i64, text: &str) -> (u16, Value) {
+    let response = app
+        .client
+        .patch(app.url(&format!("/api/chat/films/{chat}/messages/{id}/")))
+        .bearer_auth(token)
+        .json(&json!({ "text": text }))
+        .send()
+        .await
+        .unwrap();
+    json_of(response).await
+}
+
+/// DELETE of a message over REST: status and body text.
+async fn rest_delete(app: &TestApp, token: &str, chat: i64, id: i64) -> (u16, String) {
+    let response = app
+        .client
+        .delete(app.url(&format!("/api/chat/films/{chat}/messages/{id}/")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+/// `2023-08-03T08:51:26.593514Z`
+fn assert_timestamp(value: &Value) {
+    let text = value.as_str().unwrap_or_else(|| panic!("{value} is not a string"));
+    let bytes = text.as_bytes();
+    let shape_ok = bytes.len() == 27
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            4 | 7 => *b == b'-',
+            10 => *b == b'T',
+            13 | 16 => *b == b':',
+            19 => *b == b'.',
+            26 => *b == b'Z',
+            _ => b.is_ascii_digit(),
+        });
+    assert!(shape_ok, "bad timestamp {text:?}");
+}
+
+/// Checks a fresh (unedited, undeleted) message object.
+fn assert_fresh_message(message: &Value, chat: i64, user: i64, user_name: &str, text: &str) {
+    assert!(message["id"].as_i64().is_some(), "{message}");
+    assert_eq!(message["chat"], chat, "{message}");
+    assert_eq!(message["user"], user, "{message}");
+    assert_eq!(message["user_name"], user_name, "{message}");
+    assert_eq!(message["user_avatar"], Value::Null, "{message}");
+    assert_eq!(message["text"], text, "{message}");
+    assert_eq!(message["edited"], Value::Null, "{message}");
+    assert_eq!(message["is_deleted"], false, "{message}");
+    assert_eq!(message.as_object().unwrap().len(), 9, "{message}");
+    assert_timestamp(&message["timestamp"]);
+}
+
+fn id_of(frame: &Value) -> i64 {
+    frame["message"]["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no message id in {frame}"))
+}
+
+fn ids(messages: &[Value]) -> Vec<i64> {
+    messages.iter().map(|m| m["id"].as_i64().unwrap()).collect()
+}
+
+// ---------------------------------------------------------------------------
+// Fan-out
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_member_gets_every_message_once_in_the_same_order() {
+    let app = spawn_app().await;
+    let names = ["alice", "bob", "carol"];
+    let mut tokens = Vec::new();
+    let mut user_ids = Vec::new();
+    for name in names {
+        let token = app.user(name).await;
+        user_ids.push(user_id(&app, &token).await);
+        tokens.push(token);
+    }
+    let chat = create(&app, &tokens[0], "Dune").await;
+    let other = create(&app, &tokens[0], "Alien").await;
+
+    let mut sockets: Vec<Ws> = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        let (ws, hello) = join(&app, chat, Some(token)).await;
+        assert_eq!(hello["online"], i + 1);
+        assert_eq!(hello["user"], names[i]);
+        for earlier in sockets.iter_mut() {
+            assert_eq!(
+                next_json(earlier).await,
+                json!({"type": "presence", "online": i + 1})
+            );
+        }
+        sockets.push(ws);
+    }
+    let (mut outsider, hello) = join(&app, other, Some(&tokens[1])).await;
+    assert_eq!(hello["online"], 1);
+    assert_eq!(hello["messages"], json!([]));
+
+    for round in 0..3 {
+        for (i, ws) in sockets.iter_mut().enumerate() {
+            let name = names[i];
+            post(ws, &format!("{name} says {round}"), &format!("{name}-{round}")).await;
+        }
+    }
+
+    let mut sequences = Vec::new();
+    for ws in sockets.iter_mut() {
+        let mut seen: Vec<(i64, String)> = Vec::new();
+        for _ in 0..9 {
+            let frame = next_message(ws).await;
+            let message = &frame["message"];
+            // Committed before it was broadcast: REST already has it.
+            let stored = results(&history(&app, chat, "").await);
+            assert!(
+                stored.iter().any(|m| m == message),
+                "{message} is not in the history yet: {stored:?}"
+            );
+            let name = message["user_name"].as_str().unwrap().to_string();
+            let who = names.iter().position(|n| *n == name).unwrap();
+            let text = message["text"].as_str().unwrap().to_string();
+            let round = text.strip_prefix(&format!("{name} says ")).unwrap();
+            assert_fresh_message(message, chat, user_ids[who], &name, &text);
+            assert_eq!(frame["nonce"], format!("{name}-{round}"), "{frame}");
+            assert_eq!(frame.as_object().unwrap().len(), 3, "{frame}");
+            seen.push((id_of(&frame), text));
+        }
+        assert_quiet(ws).await;
+        sequences.push(seen);
+    }
+
+    // Exactly once each, ids increasing, the same order everywhere.
+    let first = &sequences[0];
+    assert!(first.windows(2).all(|w| w[0].0 < w[1].0), "{first:?}");
+    let mut texts: Vec<&str> = first.iter().map(|(_, t)| t.as_str()).collect();
+    texts.sort_unstable();
+    let mut expected: Vec<String> = Vec::new();
+    for name in names {
+        for round in 0..3 {
+            expected.push(format!("{name} says {round}"));
+        }
+    }
+    expected.sort_unstable();
+    assert_eq!(texts, expected);
+    for other_sequence in &sequences[1..] {
+        assert_eq!(other_sequence, first);
+    }
+    // Each sender's messages keep their sending order.
+    for name in names {
+        let own: Vec<&str> = first
+            .iter()
+            .map(|(_, t)| t.as_str())
+            .filter(|t| t.starts_with(name))
+            .collect();
+        let sent: Vec<String> = (0..3).map(|r| format!("{name} says {r}")).collect();
+        assert_eq!(own, sent);
+    }
+    // REST history holds the same sequence.
+    let page = history(&app, chat, "").await;
+    assert_eq!(page["count"], 9);
+    assert_eq!(
+        ids(&results(&page)),
+        first.iter().map(|(id, _)| *id).collect::<Vec<_>>()
+    );
+
+    // The socket of the other chat heard nothing.
+    assert_quiet(&mut outsider).await;
+    assert_eq!(history(&app, other, "").await["count"], 0);
+}
+
+// ---------------------------------------------------------------------------
+// hello
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hello_names_the_user_counts_sockets_and_carries_the_last_50_messages() {
+    let app = spawn_app_with(|c| {
+        c.ws.burst = 1000;
+        c.ws.rate_per_sec = 1000.0;
+    })
+    .await;
+    let token = app.user("alice").await;
+    let alice = user_id(&app, &token).await;
+    let chat = create(&app, &token, "Dune").await;
+    let chat_view = chat_json(&app, chat).await;
+
+    let (mut a, hello) = join(&app, chat, Some(&token)).await;
+    assert_eq!(
+        hello,
+        json!({"type": "hello", "chat": chat_view, "user": "alice", "online": 1, "messages": []})
+    );
+
+    for i in 1..=60 {
+        post(&mut a, &format!("message {i}"), &format!("n{i}")).await;
+    }
+    let mut sent = Vec::new();
+    for i in 1..=60 {
+        let frame = next_message(&mut a).await;
+        assert_fresh_message(&frame["message"], chat, alice, "alice", &format!("message {i}"));
+        assert_eq!(frame["nonce"], format!("n{i}"));
+        sent.push(frame["message"].clone());
+    }
+
+    // Read-only socket: no user; the last 50, oldest first.
+    let (_b, hello) = join(&app, chat, None).await;
+    assert_eq!(
+        hello,
+        json!({"type": "hello", "chat": chat_view, "user": null, "online": 2, "messages": sent[10..]})
+    );
+    assert_eq!(
+        next_json(&mut a).await,
+        json!({"type": "presence", "online": 2})
+    );
+
+    // Authorization header instead of ?token=.
+    let bob = app.user("bob").await;
+    let mut request = ws_url(&app, "films", chat, "")
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("Authorization", format!("Bearer {bob}").parse().unwrap());
+    let (mut c, _) = timeout(WAIT, connect_async(request))
+        .await
+        .unwrap()
+        .unwrap();
+    let hello = next_json(&mut c).await;
+    assert_eq!(hello["type"], "hello");
+    assert_eq!(hello["user"], "bob");
+    assert_eq!(hello["online"], 3);
+    assert_eq!(hello["messages"], json!(sent[10..]));
+    assert_eq!(
+        next_json(&mut a).await,
+        json!({"type": "presence", "online": 3})
+    );
+    // bob can write.
+    post(&mut c, "hi from bob", "b").await;
+    let frame = next_message(&mut c).await;
+    assert_eq!(frame["message"]["user_name"], "bob");
+    assert_eq!(next_message(&mut a).await, frame);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_message_is_lost_or_repeated_between_hello_and_the_live_frames() {
+    let app = spawn_app_with(|c| {
+        c.ws.burst = 1000;
+        c.ws.rate_per_sec = 1000.0;
+    })
+    .await;
+    let token = app.user("alice").await;
+    let chat = create(&app, &token, "Dune").await;
+    const TOTAL: usize = 200;
+
+    let (mut writer, _) = join(&app, chat, Some(&token)).await;
+    let flood = tokio::spawn(async move {
+        for i in 1..=TOTAL {
+            post(&mut writer, &format!("m{i}"), "x").await;
+            if i % 10 == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        let mut last = 0;
+        for _ in 0..TOTAL {
+            last = id_of(&next_non_presence(&mut writer).await);
+        }
+        (writer, last)
+    });
+
+    // Join while the flood goes on, with and without ?after=0.
+    let mut joined = Vec::new();
+    for k in 0..6 {
+        let query = if k % 2 == 0 { "after=0" } else { "" };
+        let (ws, hello) = join_with(&app, chat, query).await;
+        joined.push((ws, hello, query));
+        tokio::time::sleep(Duration::from_millis(15)).await;
+    }
+    let (_writer, last) = timeout(Duration::from_secs(20), flood)
+        .await
+        .expect("flood timed out")
+        .unwrap();
+
+    for (mut ws, hello, query) in joined {
+        let mut seen = ids(hello["messages"].as_array().unwrap());
+        if query.is_empty() {
+            assert!(seen.len() <= 50);
+        }
+        while seen.last().copied().unwrap_or(0) < last {
+            let frame = next_non_presence(&mut ws).await;
+            assert_eq!(frame["type"], "message", "{frame}");
+            seen.push(id_of(&frame));
+        }
+        let first = if query.is_empty() {
+            seen.first().copied().unwrap_or(last + 1)
+        } else {
+            1
+        };
+        let expected: Vec<i64> = (first..=last).collect();
+        assert_eq!(seen, expected, "query {query:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Frames a client sends
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_frames_get_error_frames_and_the_socket_stays_open() {
+    let app = spawn_app().await;
+    let token = app.user("alice").await;
+    let alice = user_id(&app, &token).await;
+    let chat = create(&app, &token, "Dune").await;
+
+    // Read-only socket: writes are refused, reads still work.
+    let (mut reader, _) = join(&app, chat, None).await;
+    post(&mut reader, "hi", "r").await;
+    expect_error(&mut reader, "not_authenticated").await;
+    send_json(&mut reader, json!({"message": "legacy"})).await;
+    expect_error(&mut reader, "not_authenticated").await;
+    send_json(&mut reader, json!({"type": "delete", "id": 1})).await;
+    expect_error(&mut reader, "not_authenticated").await;
+    assert_alive(&mut reader).await;
+
+    let (mut ws, _) = join(&app, chat, Some(&token)).await;
+    assert_eq!(
+        next_json(&mut reader).await,
+        json!({"type": "presence", "online": 2})
+    );
+
+    post(&mut ws, &"x".repeat(2001), "long").await;
+    expect_error(&mut ws, "max_length").await;
+    post(&mut ws, "   ", "blank").await;
+    expect_error(&mut ws, "blank").await;
+    post(&mut ws, "", "empty").await;
+    expect_error(&mut ws, "blank").await;
+    ws.send(Message::text("{not json")).await.unwrap();
+    expect_error(&mut ws, "invalid_json").await;
+    ws.send(Message::text("[1, 2]")).await.unwrap();
+    expect_error(&mut ws, "invalid_json").await;
+    ws.send(Message::binary(vec![1u8, 2, 3])).await.unwrap();
+    expect_error(&mut ws, "invalid_json").await;
+    send_json(&mut ws, json!({"type": "dance"})).await;
+    expect_error(&mut ws, "unknown_type").await;
+    assert_alive(&mut ws).await;
+    // None of it was stored or broadcast.
+    assert_quiet(&mut reader).await;
+    assert_eq!(history(&app, chat, "").await["count"], 0);
+
+    // Exactly 2000 characters (after trimming) is accepted.
+    let longest = "x".repeat(2000);
+    post(&mut ws, &format!("  {longest}\n"), "max").await;
+    let frame = next_message(&mut ws).await;
+    assert_fresh_message(&frame["message"], chat, alice, "alice", &longest);
+    assert_eq!(frame["nonce"], "max");
+    assert_eq!(next_message(&mut reader).await, frame);
+
+    // The legacy shape works; without a nonce the frame says null.
+    send_json(&mut ws, json!({"message": "hi"})).await;
+    let frame = next_message(&mut ws).await;
+    assert_fresh_message(&frame["message"], chat, alice, "alice", "hi");
+    assert_eq!(frame["nonce"], Value::Null);
+    assert_eq!(next_message(&mut reader).await, frame);
+
+    let stored = results(&history(&app, chat, "").await);
+    assert_eq!(
+        stored.iter().map(|m| m["text"].clone()).collect::<Vec<_>>(),
+        [json!(longest), json!("hi")]
+    );
+    assert_quiet(&mut ws).await;
+    assert_quiet(&mut reader).await;
+}
+
+// ---------------------------------------------------------------------------
+// Edits and deletes
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_and_deletes_are_broadcast_and_author_only() {
+    let app = spawn_app().await;
+    let alice_token = app.user("alice").await;
+    let bob_token = app.user("bob").await;
+    let alice = user_id(&app, &alice_token).await;
+    let chat = create(&app, &alice_token, "Dune").await;
+
+    let (mut a, _) = join(&app, chat, Some(&alice_token)).await;
+    let (mut b, _) = join(&app, chat, Some(&bob_token)).await;
+    assert_eq!(
+        next_json(&mut a).await,
+        json!({"type": "presence", "online": 2})
+    );
+
+    post(&mut a, "first", "1").await;
+    let first = next_message(&mut a).await["message"].clone();
+    assert_eq!(next_message(&mut b).await["message"], first);
+    let id = first["id"].as_i64().unwrap();
+
+    // Edit over the socket.
+    send_json(&mut a, json!({"type": "edit", "id": id, "text": "  first, edited "})).await;
+    let edited = next_json(&mut a).await;
+    assert_eq!(edited["type"], "message_edited", "{edited}");
+    assert_eq!(edited.as_object().unwrap().len(), 2, "{edited}");
+    let message = &edited["message"];
+    assert_eq!(message["id"], id);
+    assert_eq!(message["text"], "first, edited");
+    assert_eq!(message["user"], alice);
+    assert_eq!(message["timestamp"], first["timestamp"]);
+    assert_eq!(message["is_deleted"], false);
+    assert_timestamp(&message["edited"]);
+    assert_eq!(next_json(&mut b).await, edited);
+
+    // Someone else's message: refused over the socket and over REST.
+    send_json(&mut b, json!({"type": "edit", "id": id, "text": "hijack"})).await;
+    expect_error(&mut b, "permission_denied").await;
+    send_json(&mut b, json!({"type": "delete", "id": id})).await;
+    expect_error(&mut b, "permission_denied").await;
+    assert_eq!(
+        rest_edit(&app, &bob_token, chat, id, "hijack").await,
+        (403, json!({"detail": FORBIDDEN}))
+    );
+    let (status, body) = rest_delete(&app, &bob_token, chat, id).await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"detail": FORBIDDEN})
+    );
+    assert_quiet(&mut a).await;
+    assert_alive(&mut b).await;
+
+    // Edit over REST: 200 with the message, and broadcast.
+    let (status, rest_edited) = rest_edit(&app, &alice_token, chat, id, "via rest").await;
+    assert_eq!(status, 200, "{rest_edited}");
+    assert_eq!(rest_edited["id"], id);
+    assert_eq!(rest_edited["text"], "via rest");
+    assert_timestamp(&rest_edited["edited"]);
+    for ws in [&mut a, &mut b] {
+        assert_eq!(
+            next_json(ws).await,
+            json!({"type": "message_edited", "message": rest_edited})
+        );
+    }
+
+    // Delete over the socket.
+    send_json(&mut a, json!({"type": "delete", "id": id})).await;
+    let deleted = next_json(&mut a).await;
+    assert_eq!(deleted["type"], "message_deleted", "{deleted}");
+    assert_eq!(deleted.as_object().unwrap().len(), 2, "{deleted}");
+    assert_eq!(deleted["message"]["id"], id);
+    assert_eq!(deleted["message"]["text"], "");
+    assert_eq!(deleted["message"]["is_deleted"], true);
+    assert_eq!(next_json(&mut b).await, deleted);
+
+    // A deleted message cannot be edited or deleted again.
+    send_json(&mut a, json!({"type": "edit", "id": id, "text": "again"})).await;
+    expect_error(&mut a, "not_found").await;
+    send_json(&mut a, json!({"type": "delete", "id": id})).await;
+    expect_error(&mut a, "not_found").await;
+    assert_eq!(
+        rest_edit(&app, &alice_token, chat, id, "again").await,
+        (404, json!({"detail": "Not found."}))
+    );
+    assert_eq!(rest_delete(&app, &alice_token, chat, id).await.0, 404);
+    // Unknown ids too.
+    send_json(&mut a, json!({"type": "edit", "id": 999_999, "text": "x"})).await;
+    expect_error(&mut a, "not_found").await;
+    send_json(&mut a, json!({"type": "delete", "id": 999_999})).await;
+    expect_error(&mut a, "not_found").await;
+    assert_quiet(&mut b).await;
+
+    // Delete over REST: 204, broadcast.
+    post(&mut a, "second", "2").await;
+    let second = next_message(&mut a).await["message"].clone();
+    assert_eq!(next_message(&mut b).await["message"], second);
+    let second_id = second["id"].as_i64().unwrap();
+    assert_eq!(
+        rest_delete(&app, &alice_token, chat, second_id).await,
+        (204, String::new())
+    );
+    for ws in [&mut a, &mut b] {
+        let frame = next_json(ws).await;
+        assert_eq!(frame["type"], "message_deleted", "{frame}");
+        assert_eq!(frame["message"]["id"], second_id);
+        assert_eq!(frame["message"]["text"], "");
+        assert_eq!(frame["message"]["is_deleted"], true);
+    }
+
+    // History keeps both, emptied.
+    let stored = results(&history(&app, chat, "").await);
+    assert_eq!(stored.len(), 2);
+    assert_eq!(stored[0], deleted["message"]);
+    for message in &stored {
+        assert_eq!(message["text"], "");
+        assert_eq!(message["is_deleted"], true);
+    }
+    assert_quiet(&mut a).await;
+    assert_quiet(&mut b).await;
+}
+
+// ---------------------------------------------------------------------------
+// Presence, catch-up
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_counts_joins_and_leaves() {
+    let app = spawn_app().await;
+    let token = app.user("alice").await;
+    let chat = create(&app, &token, "Dune").await;
+
+    let (mut a, hello) = join(&app, chat, Some(&token)).await;
+    assert_eq!(hello["online"], 1);
+    let (mut b, hello) = join(&app, chat, None).await;
+    assert_eq!(hello["online"], 2);
+    assert_eq!(
+        next_json(&mut a).await,
+        json!({"type": "presence", "online": 2})
+    );
+    assert_quiet(&mut b).await;
+
+    // A clean close.
+    b.close(None).await.unwrap();
+    finish_close(&mut b).await;
+    assert_eq!(
+        next_json(&mut a).await,
+        json!({"type": "presence", "online": 1})
+    );
+
+    // A dropped connection counts as leaving too.
+    let (c, hello) = join(&app, chat, None).await;
+    assert_eq!(hello["online"], 2);
+    assert_eq!(
+        next_json(&mut a).await,
+        json!({"type": "presence", "online": 2})
+    );
+    drop(c);
+    assert_eq!(
+        next_json(&mut a).await,
+        json!({"type": "presence", "online": 1})
+    );
+    assert_quiet(&mut a).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnecting_with_after_catches_up_exactly() {
+    let app = spawn_app().await;
+    let token = app.user("alice").await;
+    let chat = create(&app, &token, "Dune").await;
+    let (mut a, _) = join(&app, chat, Some(&token)).await;
+
+    let (mut b, _) = join(&app, chat, None).await;
+    assert_eq!(
+        next_json(&mut a).await,
+        json!({"type": "presence", "online": 2})
+    );
+    let mut all = Vec::new();
+    for i in 1..=3 {
+        post(&mut a, &format!("before {i}"), "x").await;
+        let frame = next_message(&mut a).await;
+        assert_eq!(next_message(&mut b).await, frame);
+        all.push(frame["message"].clone());
+    }
+    let last_seen = all[2]["id"].as_i64().unwrap();
+    b.close(None).await.unwrap();
+    finish_close(&mut b).await;
+    assert_eq!(
+        next_json(&mut a).await,
+        json!({"type": "presence", "online": 1})
+    );
+
+    let mut missed = Vec::new();
+    for i in 1..=4 {
+        post(&mut a, &format!("missed {i}"), "y").await;
+        missed.push(next_message(&mut a).await["message"].clone());
+    }
+
+    let (mut b, hello) = join_with(&app, chat, &format!("after={last_seen}")).await;
+    assert_eq!(hello["online"], 2);
+    assert_eq!(hello["messages"], json!(missed));
+    let page = history(&app, chat, &format!("?after={last_seen}")).await;
+    assert_eq!(page["count"], 4);
+    assert_eq!(page["next"], Value::Null);
+    assert_eq!(page["previous"], Value::Null);
+    assert_eq!(page["results"], json!(missed));
+    assert_eq!(
+        next_json(&mut a).await,
+        json!({"type": "presence", "online": 2})
+    );
+
+    // Caught up: nothing more, then live frames.
+    assert_quiet(&mut b).await;
+    post(&mut a, "live", "z").await;
+    let live = next_message(&mut a).await;
+    assert_eq!(next_message(&mut b).await, live);
+
+    // after=<latest>: nothing to catch up on.
+    let latest = id_of(&live);
+    let (_c, hello) = join_with(&app, chat, &format!("after={latest}")).await;
+    assert_eq!(hello["messages"], json!([]));
+    assert_eq!(
+        results(&history(&app, chat, &format!("?after={latest}")).await),
+        Vec::<Value>::new()
+    );
+    // after=0: everything.
+    all.extend(missed);
+    all.push(live["message"].clone());
+    let (_d, hello) = join_with(&app, chat, "after=0").await;
+    assert_eq!(hello["messages"], json!(all));
+}
+
+// ---------------------------------------------------------------------------
+// Slow clients, limits
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_is_dropped_and_the_others_keep_receiving() {
+    let app = spawn_app_with(|c| {
+        c.ws.queue_len = 8;
+        c.ws.burst = 10_000;
+        c.ws.rate_per_sec = 100_000.0;
+    })
+    .await;
+    let token = app.user("alice").await;
+    let chat = create(&app, &token, "Dune").await;
+
+    let (mut reader, _) = join(&app, chat, None).await;
+    let (mut sender, _) = join(&app, chat, Some(&token)).await;
+    assert_eq!(
+        next_json(&mut reader).await,
+        json!({"type": "presence", "online": 2})
+    );
+    // The slow client: its hello is never read, nor anything after it.
+    let mut slow = connect_url(&ws_url(&app, "films", chat, "")).await;
+    for ws in [&mut reader, &mut sender] {
+        assert_eq!(
+            next_json(ws).await,
+            json!({"type": "presence", "online": 3})
+        );
+    }
+
+    let dropped = Arc::new(AtomicBool::new(false));
+    let reading = {
+        let dropped = dropped.clone();
+        tokio::spawn(async move {
+            let mut ids = Vec::new();
+            let mut presences = Vec::new();
+            loop {
+                let frame = next_json(&mut reader).await;
+                match frame["type"].as_str() {
+                    Some("message") => {
+                        ids.push(id_of(&frame));
+                        if frame["message"]["text"] == "the end" {
+                            return (reader, ids, presences);
+                        }
+                    }
+                    Some("presence") => {
+                        presences.push(frame["online"].as_u64().unwrap());
+                        dropped.store(true, Ordering::SeqCst);
+                    }
+                    _ => panic!("unexpected {frame}"),
+                }
+            }
+        })
+    };
+
+    // Keep a few messages in flight (fewer than the queue holds), so the
+    // reader is never far behind; the slow client's socket buffers fill up.
+    const WINDOW: usize = 4;
+    const MAX: usize = 20_000;
+    let text = "ü".repeat(1500);
+    let started = Instant::now();
+    let mut echoed = Vec::new();
+    let mut sent = 0;
+    let mut extra = 0;
+    while sent < MAX && extra < 20 {
+        post(&mut sender, &text, "s").await;
+        sent += 1;
+        if dropped.load(Ordering::SeqCst) {
+            extra += 1;
+        }
+        if sent > WINDOW {
+            echoed.push(id_of(&next_non_presence(&mut sender).await));
+        }
+        assert!(started.elapsed() < Duration::from_secs(25), "too slow");
+    }
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "the slow client was not dropped after {sent} messages"
+    );
+    post(&mut sender, "the end", "end").await;
+    while echoed.len() < sent + 1 {
+        let frame = next_json(&mut sender).await;
+        if frame["type"] == "presence" {
+            assert_eq!(frame["online"], 2);
+            continue;
+        }
+        assert_eq!(frame["type"], "message", "{frame}");
+        echoed.push(id_of(&frame));
+    }
+    let (_reader, read, presences) = timeout(Duration::from_secs(10), reading)
+        .await
+        .expect("reader timed out")
+        .unwrap();
+    assert_eq!(read, echoed, "the reader missed messages");
+    assert_eq!(presences, [2]);
+
+    // The slow client: whatever it was sent, then 1008 (or the end).
+    let drained = timeout(Duration::from_secs(10), async {
+        let mut texts = 0;
+        loop {
+            match slow.next().await {
+                Some(Ok(Message::Text(_))) => texts += 1,
+                Some(Ok(Message::Close(frame))) => {
+                    return (texts, frame.map(|f| u16::from(f.code)))
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return (texts, None),
+            }
+        }
+    })
+    .await
+    .expect("the slow client was never closed");
+    assert!(drained.0 < sent + 2, "{drained:?}");
+    if let Some(code) = drained.1 {
+        assert_eq!(code, 1008);
+    }
+}
+
+#[tokio::test]
+async fn a_frame_over_the_size_limit_closes_with_1009() {
+    let app = spawn_app().await;
+    let token = app.user("alice").await;
+    let chat = create(&app, &token, "Dune").await;
+    let (mut ws, _) = join(&app, chat, Some(&token)).await;
+
+    // Just under the limit is fine.
+    let padding = "x".repeat(15 * 1024);
+    send_json(&mut ws, json!({"type": "ping", "padding": padding})).await;
+    assert_eq!(next_json(&mut ws).await, json!({"type": "pong"}));
+
+    let text = "x".repeat(20 * 1024);
+    send_json(&mut ws, json!({"type": "message", "text": text})).await;
+    assert_eq!(close_code(&mut ws).await, 1009);
+    assert_eq!(history(&app, chat, "").await["count"], 0);
+}
+
+#[tokio::test]
+async fn flooding_is_throttled_and_the_socket_stays_open() {
+    let app = spawn_app_with(|c| {
+        c.ws.burst = 3;
+        c.ws.rate_per_sec = 0.5;
+    })
+    .await;
+    let token = app.user("alice").await;
+    let chat = create(&app, &token, "Dune").await;
+    let (mut ws, _) = join(&app, chat, Some(&token)).await;
+
+    for i in 1..=5 {
+        post(&mut ws, &format!("m{i}"), &format!("n{i}")).await;
+    }
+    let mut texts = Vec::new();
+    let mut throttled = 0;
+    for _ in 0..5 {
+        let frame = next_json(&mut ws).await;
+        match frame["type"].as_str() {
+            Some("message") => texts.push(frame["message"]["text"].as_str().unwrap().to_string()),
+            Some("error") => {
+                assert_eq!(frame["code"], "throttled", "{frame}");
+                assert_eq!(
+                    frame["detail"],
+                    "Request was throttled. Expected available in 2 seconds."
+                );
+                throttled += 1;
+            }
+            _ => panic!("unexpected {frame}"),
+        }
+    }
+    assert_eq!(texts, ["m1", "m2", "m3"]);
+    assert_eq!(throttled, 2);
+    assert_quiet(&mut ws).await;
+    // Pings are not throttled; the socket is open.
+    assert_alive(&mut ws).await;
+    assert_eq!(history(&app, chat, "").await["count"], 3);
+
+    // A token comes back after 1 / rate seconds.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    post(&mut ws, "later", "l").await;
+    assert_eq!(next_message(&mut ws).await["message"]["text"], "later");
+}
+
+// ---------------------------------------------------------------------------
+// Chat changes, refusals, shutdown
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_updates_and_deletion_reach_the_sockets() {
+    let app = spawn_app().await;
+    let token = app.user("alice").await;
+    let chat = create(&app, &token, "Dune").await;
+    let other = create(&app, &token, "Alien").await;
+    let (mut ws, _) = join(&app, chat, None).await;
+    let (mut outsider, _) = join(&app, other, None).await;
+
+    let response = app
+        .client
+        .patch(app.url(&format!("/api/chat/films/{chat}/")))
+        .bearer_auth(&token)
+        .json(&json!({"description": "Spice must flow"}))
+        .send()
+        .await
+        .unwrap();
+    let (status, updated) = json_of(response).await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["description"], "Spice must flow");
+    assert_eq!(
+        next_json(&mut ws).await,
+        json!({"type": "chat_updated", "chat": updated})
+    );
+
+    let response = app
+        .client
+        .delete(app.url(&format!("/api/chat/films/{chat}/")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    assert_eq!(next_json(&mut ws).await, json!({"type": "chat_deleted"}));
+    assert_eq!(close_code(&mut ws).await, 4404);
+
+    assert_quiet(&mut outsider).await;
+    assert_alive(&mut outsider).await;
+    assert_eq!(refused_status(&ws_url(&app, "films", chat, "")).await, 404);
+}
+
+#[tokio::test]
+async fn refusals_before_the_upgrade() {
+    let app = spawn_app().await;
+    let token = app.user("alice").await;
+    let chat = create(&app, &token, "Dune").await;
+
+    assert_eq!(
+        refused_status(&ws_url(&app, "films", chat + 1000, "")).await,
+        404
+    );
+    assert_eq!(refused_status(&ws_url(&app, "movies", chat, "")).await, 404);
+    assert_eq!(refused_status(&ws_url(&app, "music", chat, "")).await, 404);
+    assert_eq!(
+        refused_status(&ws_url(&app, "films", chat, "token=not-a-token")).await,
+        401
+    );
+    let response = app
+        .client
+        .get(app.url(&format!("/chat/films/{chat}/")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 426);
+
+    // The path without its trailing slash works too.
+    let host = app.base.trim_start_matches("http://");
+    let mut ws = connect_url(&format!("ws://{host}/chat/films/{chat}?token={token}")).await;
+    let hello = next_json(&mut ws).await;
+    assert_eq!(hello["type"], "hello");
+    assert_eq!(hello["user"], "alice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_sockets_with_1001_and_keeps_acknowledged_messages() {
+    let mut app = spawn_app().await;
+    let token = app.user("alice").await;
+    let chat = create(&app, &token, "Dune").await;
+    let (mut ws, _) = join(&app, chat, Some(&token)).await;
+
+    post(&mut ws, "last words", "bye").await;
+    let acknowledged = next_message(&mut ws).await["message"].clone();
+
+    let server = app.server.take().unwrap();
+    let stopping = tokio::spawn(server.shutdown());
+    assert_eq!(close_code(&mut ws).await, 1001);
+    timeout(Duration::from_secs(15), stopping)
+        .await
+        .expect("shutdown took too long")
+        .unwrap()
+        .expect("clean shutdown");
+
+    let dir = app.dir;
+    let app = start(test_config(dir.path()), dir).await;
+    let stored = results(&history(&app, chat, "").await);
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0]["id"], acknowledged["id"]);
+    assert_eq!(stored[0]["text"], "last words");
+    assert_eq!(stored[0]["timestamp"], acknowledged["timestamp"]);
+}
