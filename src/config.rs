@@ -35,6 +35,21 @@ pub struct Config {
     pub header_read_timeout: Duration,
     /// Limits of the live WebSocket rooms.
     pub ws: WsLimits,
+    /// Remove the data directory when the server stops (`--ephemeral`).
+    pub remove_data_on_exit: bool,
+    /// Write the server's URL to this file once it listens.
+    pub url_file: Option<PathBuf>,
+    /// Fill the database with demo data at start (`--seed demo`).
+    pub seed: Option<Seed>,
+    /// Restore the seeded state this often (`--reset-every`).
+    pub reset_every: Option<Duration>,
+}
+
+/// What `--seed` fills an instance with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Seed {
+    /// Users, chats with drawn images and conversations in every room.
+    Demo,
 }
 
 /// Limits of the WebSocket rooms; every one has a safe default.
@@ -84,6 +99,10 @@ impl Config {
             max_connections: 10_000,
             header_read_timeout: Duration::from_secs(30),
             ws: WsLimits::default(),
+            remove_data_on_exit: false,
+            url_file: None,
+            seed: None,
+            reset_every: None,
         }
     }
 
@@ -128,12 +147,25 @@ impl Cli {
 /// Flags of `chatd serve`; each can also come from its `CHATD_*` variable.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "CHATD_ADDR", default_value = "127.0.0.1:8000")]
-    pub addr: SocketAddr,
-    /// Data directory: holds chat.db, media/ and the signing secret.
-    #[arg(long, env = "CHATD_DATA_DIR", default_value = "./chatd-data")]
-    pub data_dir: PathBuf,
+    /// Address to listen on [default: 127.0.0.1:8000; with --ephemeral a free port].
+    #[arg(long, env = "CHATD_ADDR")]
+    pub addr: Option<SocketAddr>,
+    /// Data directory: holds chat.db, media/ and the signing secret [default: ./chatd-data].
+    #[arg(long, env = "CHATD_DATA_DIR", conflicts_with = "ephemeral")]
+    pub data_dir: Option<PathBuf>,
+    /// Throwaway instance: data in a fresh temporary directory removed on exit,
+    /// and a free port unless --addr is given. Prints the URL on its own line.
+    #[arg(long, env = "CHATD_EPHEMERAL")]
+    pub ephemeral: bool,
+    /// Also write the URL to this file once the server listens.
+    #[arg(long, env = "CHATD_PRINT_URL_FILE")]
+    pub print_url_file: Option<PathBuf>,
+    /// Fill the database with demo users, chats and messages (idempotent).
+    #[arg(long, env = "CHATD_SEED", value_enum)]
+    pub seed: Option<Seed>,
+    /// For public demos: restore the seeded state this often (e.g. 1h, 30m).
+    #[arg(long, env = "CHATD_RESET_EVERY", value_parser = parse_duration, requires = "seed")]
+    pub reset_every: Option<Duration>,
     /// Public base URL (scheme://host[:port]) for absolute links, when behind a proxy.
     #[arg(long, env = "CHATD_PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<String>,
@@ -167,9 +199,25 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
-    pub fn into_config(self) -> Config {
-        Config {
-            addr: self.addr,
+    /// The configuration these flags describe; `--ephemeral` creates its
+    /// temporary data directory here.
+    pub fn into_config(self) -> anyhow::Result<Config> {
+        let (data_dir, addr) = if self.ephemeral {
+            let dir = fresh_temp_dir()?;
+            (
+                dir,
+                self.addr.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0))),
+            )
+        } else {
+            (
+                self.data_dir
+                    .unwrap_or_else(|| PathBuf::from("./chatd-data")),
+                self.addr
+                    .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8000))),
+            )
+        };
+        Ok(Config {
+            addr,
             public_url: self.public_url,
             max_upload_bytes: self.max_upload_mb * 1024 * 1024,
             access_ttl: self.access_ttl,
@@ -183,9 +231,24 @@ impl ServeArgs {
                 burst: self.ws_burst.max(1),
                 ..WsLimits::default()
             },
-            ..Config::new(self.data_dir)
-        }
+            remove_data_on_exit: self.ephemeral,
+            url_file: self.print_url_file,
+            seed: self.seed,
+            reset_every: self.reset_every,
+            ..Config::new(data_dir)
+        })
     }
+}
+
+/// A new, empty directory under the system's temporary folder.
+fn fresh_temp_dir() -> anyhow::Result<PathBuf> {
+    let mut random = [0u8; 8];
+    getrandom::fill(&mut random).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let name: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    let dir = std::env::temp_dir().join(format!("chatd-{name}"));
+    std::fs::create_dir(&dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    Ok(dir)
 }
 
 /// Parses `3600`, `90s`, `15m`, `24h` or `1d`.
@@ -253,9 +316,26 @@ mod tests {
     #[test]
     fn no_arguments_means_serve_with_defaults() {
         let cli = Cli::try_parse_from(["chatd"]).expect("parses");
-        let config = cli.into_serve_args().into_config();
+        let config = cli.into_serve_args().into_config().unwrap();
         assert_eq!(config.addr, SocketAddr::from(([127, 0, 0, 1], 8000)));
         assert_eq!(config.data_dir, PathBuf::from("./chatd-data"));
         assert_eq!(config.max_upload_bytes, 5 * 1024 * 1024);
+        assert!(!config.remove_data_on_exit);
+    }
+
+    #[test]
+    fn ephemeral_means_a_fresh_dir_and_a_free_port() {
+        let cli = Cli::try_parse_from(["chatd", "--ephemeral"]).expect("parses");
+        let config = cli.into_serve_args().into_config().unwrap();
+        assert_eq!(config.addr.port(), 0);
+        assert!(config.remove_data_on_exit);
+        assert!(config.data_dir.is_dir());
+        assert_eq!(std::fs::read_dir(&config.data_dir).unwrap().count(), 0);
+        std::fs::remove_dir(&config.data_dir).unwrap();
+        assert!(Cli::try_parse_from(["chatd", "--ephemeral", "--data-dir", "x"]).is_err());
+        assert!(
+            Cli::try_parse_from(["chatd", "--reset-every", "1h"]).is_err(),
+            "needs --seed"
+        );
     }
 }

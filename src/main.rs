@@ -14,6 +14,6 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
-    let config = cli.into_serve_args().into_config();
+    let config = cli.into_serve_args().into_config()?;
     chatd::server::run_until_signal(config).await
 }
