@@ -132,6 +132,11 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (the default when no command is given).
     Serve(ServeArgs),
+    /// Check a deployed instance end to end through its public URL.
+    Doctor {
+        /// The URL browsers use, e.g. https://chat.example.org
+        url: String,
+    },
 }
 
 impl Cli {
@@ -139,7 +144,7 @@ impl Cli {
     pub fn into_serve_args(self) -> ServeArgs {
         match self.command {
             Some(Command::Serve(args)) => args,
-            None => self.serve,
+            _ => self.serve,
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod auth;
 pub mod body;
 pub mod config;
 pub mod demo;
+pub mod doctor;
 pub mod error;
 pub mod hub;
 pub mod media;

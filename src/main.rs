@@ -3,7 +3,7 @@
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use chatd::config::Cli;
+use chatd::config::{Cli, Command};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -14,6 +14,10 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
+    if let Some(Command::Doctor { url }) = &cli.command {
+        let healthy = chatd::doctor::run(url).await;
+        std::process::exit(if healthy { 0 } else { 1 });
+    }
     let config = cli.into_serve_args().into_config()?;
     chatd::server::run_until_signal(config).await
 }

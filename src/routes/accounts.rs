@@ -187,13 +187,31 @@ async fn refresh(mut req: Req) -> Result<Response, ApiError> {
     Ok(reply::ok(&json!({ "access": access })))
 }
 
-/// `GET /api/user/`: the signed-in user.
+/// `GET /api/user/`: the signed-in user; `DELETE`: delete the account with
+/// its chats and messages (`chatd doctor` cleans up with it).
 async fn user(req: Req) -> Result<Response, ApiError> {
-    if !matches!(req.method, Method::GET | Method::HEAD) {
-        return other_method(&req.method, "GET, HEAD, OPTIONS");
-    }
+    let delete = match req.method {
+        Method::GET | Method::HEAD => false,
+        Method::DELETE => true,
+        ref method => return other_method(method, "GET, DELETE, HEAD, OPTIONS"),
+    };
     let user = req.app.require_user(&req.headers).await?;
-    Ok(reply::ok(&UserView::new(user, &req.base_url())))
+    if !delete {
+        return Ok(reply::ok(&UserView::new(user, &req.base_url())));
+    }
+    let user_id = user.id;
+    let deleted = req
+        .app
+        .db
+        .run(move |conn| users::delete(conn, user_id)?.ok_or_else(ApiError::not_found))
+        .await?;
+    for file in &deleted.files {
+        req.app.media.remove(file);
+    }
+    for chat_id in deleted.chat_ids {
+        crate::socket::chat_events::deleted(&req.app, chat_id);
+    }
+    Ok(reply::no_content())
 }
 
 /// `GET` / `PUT /api/profile/avatar/`.

@@ -141,3 +141,39 @@ pub fn set_avatar(
     tx.commit()?;
     Ok(old)
 }
+
+/// What deleting a user removed with it: files to delete and chats whose
+/// sockets must be told.
+#[derive(Debug, Default)]
+pub struct Deleted {
+    pub files: Vec<String>,
+    pub chat_ids: Vec<i64>,
+}
+
+/// Deletes a user with their chats and messages (the schema cascades).
+/// `Ok(None)` when there was no such user.
+pub fn delete(conn: &mut Connection, id: i64) -> rusqlite::Result<Option<Deleted>> {
+    let tx = conn.transaction()?;
+    let Some(avatar) = tx
+        .query_row("SELECT avatar FROM users WHERE id = ?1", [id], |row| {
+            row.get::<_, Option<String>>(0)
+        })
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let mut deleted = Deleted::default();
+    let mut chats = tx.prepare("SELECT id, img FROM chats WHERE creator_id = ?1")?;
+    for row in chats.query_map([id], |row| {
+        Ok((row.get::<_, i64>(0)?, row.get::<_, Option<String>>(1)?))
+    })? {
+        let (chat_id, img) = row?;
+        deleted.chat_ids.push(chat_id);
+        deleted.files.extend(img);
+    }
+    drop(chats);
+    deleted.files.extend(avatar);
+    tx.execute("DELETE FROM users WHERE id = ?1", [id])?;
+    tx.commit()?;
+    Ok(Some(deleted))
+}
