@@ -14,6 +14,9 @@ CREATE TABLE IF NOT EXISTS users (
     password_hash TEXT    NOT NULL,
     -- media path relative to the media folder, e.g. 'avatars/3f2a....png'.
     avatar        TEXT,
+    -- Tokens carry the version they were issued under; changing the
+    -- password bumps it, which invalidates every older token.
+    token_version INTEGER NOT NULL DEFAULT 0,
     created_at    TEXT    NOT NULL
 );
 

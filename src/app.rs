@@ -102,8 +102,13 @@ impl App {
         let user = self
             .db
             .run(move |conn| Ok(users::get(conn, claims.user_id)?))
-            .await?;
-        user.ok_or_else(ApiError::user_not_found)
+            .await?
+            .ok_or_else(ApiError::user_not_found)?;
+        // A password change since the token was issued revokes it.
+        if user.token_version != claims.ver {
+            return Err(ApiError::invalid_token());
+        }
+        Ok(user)
     }
 
     /// Like [`App::authenticate`], but a request without credentials fails

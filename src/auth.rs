@@ -65,6 +65,9 @@ pub struct Claims {
     pub iat: u64,
     pub jti: String,
     pub user_id: i64,
+    /// The user's token version when issued (see `users.token_version`).
+    #[serde(default)]
+    pub ver: i64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -109,8 +112,9 @@ impl Tokens {
         Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC accepts any key length")
     }
 
-    /// A new token of `token_type` for `user_id`.
-    pub fn issue(&self, token_type: TokenType, user_id: i64) -> anyhow::Result<String> {
+    /// A new token of `token_type` for `user_id`, valid while the user's
+    /// token version stays `ver`.
+    pub fn issue(&self, token_type: TokenType, user_id: i64, ver: i64) -> anyhow::Result<String> {
         let iat = now_secs();
         let ttl = match token_type {
             TokenType::Access => self.access_ttl,
@@ -122,6 +126,7 @@ impl Tokens {
             iat,
             jti: random_hex(16)?,
             user_id,
+            ver,
         })
     }
 
@@ -235,7 +240,7 @@ mod tests {
     #[test]
     fn issued_tokens_decode_only_as_their_type() {
         let t = tokens();
-        let access = t.issue(TokenType::Access, 7).unwrap();
+        let access = t.issue(TokenType::Access, 7, 0).unwrap();
         assert_eq!(t.decode(&access, TokenType::Access).unwrap().user_id, 7);
         assert!(t.decode(&access, TokenType::Refresh).is_none());
     }
@@ -243,7 +248,7 @@ mod tests {
     #[test]
     fn tampered_expired_and_foreign_tokens_fail() {
         let t = tokens();
-        let access = t.issue(TokenType::Access, 7).unwrap();
+        let access = t.issue(TokenType::Access, 7, 0).unwrap();
         let mut tampered = access.clone();
         tampered.pop();
         tampered.push(if access.ends_with('A') { 'B' } else { 'A' });
@@ -261,6 +266,7 @@ mod tests {
                 iat: 0,
                 jti: "x".into(),
                 user_id: 7,
+                ver: 0,
             })
             .unwrap();
         assert!(t.decode(&expired, TokenType::Access).is_none());
@@ -278,6 +284,7 @@ mod tests {
             iat: 0,
             jti: "x".into(),
             user_id: 1,
+            ver: 0,
         };
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
         assert!(t

@@ -137,6 +137,65 @@ pub enum Command {
         /// The URL browsers use, e.g. https://chat.example.org
         url: String,
     },
+    /// Copy the database consistently while the server runs (and the media).
+    Backup {
+        /// The new database file to write.
+        file: PathBuf,
+        /// Also copy the media folder into this directory.
+        #[arg(long)]
+        with_media: Option<PathBuf>,
+        #[command(flatten)]
+        data: DataDirArg,
+    },
+    /// Check the database's integrity and that every image it names exists.
+    Check {
+        #[command(flatten)]
+        data: DataDirArg,
+    },
+    /// Manage users without SQL.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+        #[command(flatten)]
+        data: DataDirArg,
+    },
+}
+
+/// The data directory an operator command works on.
+#[derive(Debug, Clone, Args)]
+pub struct DataDirArg {
+    /// Data directory of the instance.
+    #[arg(
+        long,
+        env = "CHATD_DATA_DIR",
+        default_value = "./chatd-data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserAction {
+    /// List users.
+    List,
+    /// Create a user (same rules as registering).
+    Create {
+        username: String,
+        #[arg(long)]
+        email: String,
+        /// The password (else CHATD_USER_PASSWORD, else a line of standard input).
+        #[arg(long, env = "CHATD_USER_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+    /// Set a user's password; their existing tokens stop working.
+    SetPassword {
+        username: String,
+        /// The password (else CHATD_USER_PASSWORD, else a line of standard input).
+        #[arg(long, env = "CHATD_USER_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+    /// Delete a user with their chats and messages.
+    Delete { username: String },
 }
 
 impl Cli {

@@ -16,6 +16,7 @@
 pub mod app;
 pub mod auth;
 pub mod body;
+pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod doctor;
@@ -23,6 +24,7 @@ pub mod error;
 pub mod hub;
 pub mod media;
 pub mod models;
+pub mod ops;
 pub mod pagination;
 pub mod png;
 pub mod reply;

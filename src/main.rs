@@ -3,21 +3,29 @@
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use chatd::config::{Cli, Command};
+use chatd::config::Cli;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() {
     let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("chatd: cannot start the async runtime: {error}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(error) = runtime.block_on(run(cli)) {
+        eprintln!("chatd: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("chatd=info")),
         )
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
-    if let Some(Command::Doctor { url }) = &cli.command {
-        let healthy = chatd::doctor::run(url).await;
-        std::process::exit(if healthy { 0 } else { 1 });
-    }
-    let config = cli.into_serve_args().into_config()?;
-    chatd::server::run_until_signal(config).await
+    chatd::commands::run(cli).await
 }

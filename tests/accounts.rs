@@ -551,6 +551,7 @@ async fn refresh_with_an_expired_refresh_token_is_401() {
         iat: 0,
         jti: "x".into(),
         user_id: id,
+        ver: 0,
     });
     let response = app
         .client
@@ -634,6 +635,7 @@ async fn expired_access_token_is_401_token_not_valid() {
         iat: 0,
         jti: "x".into(),
         user_id: id,
+        ver: 0,
     });
     let response = app
         .client
@@ -667,6 +669,7 @@ async fn forged_unexpired_access_token_is_accepted() {
         iat: 0,
         jti: "x".into(),
         user_id: id,
+        ver: 0,
     });
     let (status, user) = get_user(&app, &forged).await;
     assert_eq!(status, 200, "{user}");

@@ -159,8 +159,8 @@ async fn token(mut req: Req) -> Result<Response, ApiError> {
     .ok_or_else(ApiError::bad_credentials)?;
     let tokens = &req.app.tokens;
     Ok(reply::ok(&TokenPair {
-        refresh: tokens.issue(TokenType::Refresh, user.id)?,
-        access: tokens.issue(TokenType::Access, user.id)?,
+        refresh: tokens.issue(TokenType::Refresh, user.id, user.token_version)?,
+        access: tokens.issue(TokenType::Access, user.id, user.token_version)?,
     }))
 }
 
@@ -178,12 +178,18 @@ async fn refresh(mut req: Req) -> Result<Response, ApiError> {
         .and_then(|token| req.app.tokens.decode(&token, TokenType::Refresh))
         .ok_or_else(ApiError::invalid_refresh)?;
     let user_id = claims.user_id;
-    req.app
+    // The user must still exist and not have changed password since.
+    let user = req
+        .app
         .db
         .run(move |conn| Ok(users::get(conn, user_id)?))
         .await?
+        .filter(|user| user.token_version == claims.ver)
         .ok_or_else(ApiError::invalid_refresh)?;
-    let access = req.app.tokens.issue(TokenType::Access, user_id)?;
+    let access = req
+        .app
+        .tokens
+        .issue(TokenType::Access, user.id, user.token_version)?;
     Ok(reply::ok(&json!({ "access": access })))
 }
 

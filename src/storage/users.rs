@@ -14,9 +14,11 @@ pub struct User {
     pub password_hash: String,
     /// Media path of the avatar, if one was uploaded.
     pub avatar: Option<String>,
+    /// Tokens issued under another version are no longer valid.
+    pub token_version: i64,
 }
 
-const COLUMNS: &str = "id, username, email, password_hash, avatar";
+const COLUMNS: &str = "id, username, email, password_hash, avatar, token_version";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
@@ -25,6 +27,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<User> {
         email: row.get(2)?,
         password_hash: row.get(3)?,
         avatar: row.get(4)?,
+        token_version: row.get(5)?,
     })
 }
 
@@ -94,6 +97,7 @@ pub fn insert(
             email: email.to_string(),
             password_hash: password_hash.to_string(),
             avatar: None,
+            token_version: 0,
         }),
         // Another request took the name between our check and the insert.
         Err(error) if is_unique_violation(&error) => {
@@ -176,4 +180,24 @@ pub fn delete(conn: &mut Connection, id: i64) -> rusqlite::Result<Option<Deleted
     tx.execute("DELETE FROM users WHERE id = ?1", [id])?;
     tx.commit()?;
     Ok(Some(deleted))
+}
+
+/// Sets a new password hash and invalidates every token issued before.
+/// Returns false when there is no such user.
+pub fn set_password(conn: &Connection, id: i64, password_hash: &str) -> rusqlite::Result<bool> {
+    let changed = conn.execute(
+        "UPDATE users SET password_hash = ?2, token_version = token_version + 1 WHERE id = ?1",
+        params![id, password_hash],
+    )?;
+    Ok(changed == 1)
+}
+
+/// Every user, oldest first, with how many chats each created.
+pub fn list(conn: &Connection) -> rusqlite::Result<Vec<(User, String, u64)>> {
+    conn.prepare(&format!(
+        "SELECT {COLUMNS}, created_at, (SELECT COUNT(*) FROM chats c WHERE c.creator_id = users.id)
+         FROM users ORDER BY id"
+    ))?
+    .query_map([], |row| Ok((from_row(row)?, row.get(6)?, row.get(7)?)))?
+    .collect()
 }

@@ -1,0 +1,257 @@
+//! Operator commands on a live instance: backup, check, user management.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::*;
+
+fn chatd(args: &[&str], data_dir: &std::path::Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chatd"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("CHATD_USER_PASSWORD")
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_while_running_is_a_consistent_copy_with_media() {
+    let app = spawn_app().await;
+    let token = app.user("keeper").await;
+    let form = reqwest::multipart::Form::new()
+        .text("title", "Backed up")
+        .text("room", "music")
+        .part("img", file_part(fixture("red.png"), "red.png", "image/png"));
+    let response = app
+        .client
+        .post(app.url("/api/chat/"))
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let out = tempfile::tempdir().unwrap();
+    let copy = out.path().join("copy.db");
+    let media = out.path().join("media");
+    let dir = app.data_dir();
+    let (copy2, media2) = (copy.clone(), media.clone());
+    let output = tokio::task::spawn_blocking(move || {
+        chatd(
+            &[
+                "backup",
+                copy2.to_str().unwrap(),
+                "--with-media",
+                media2.to_str().unwrap(),
+            ],
+            &dir,
+        )
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let conn = rusqlite::Connection::open(&copy).unwrap();
+    let title: String = conn
+        .query_row("SELECT title FROM chats", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(title, "Backed up");
+    let img: String = conn
+        .query_row("SELECT img FROM chats", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(std::fs::read(media.join(&img)).unwrap(), fixture("red.png"));
+    assert!(media.join("chat_img/default.jpg").exists());
+
+    // A backup never overwrites.
+    let output = chatd(&["backup", copy.to_str().unwrap()], &app.data_dir());
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("exists already"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_finds_missing_images() {
+    let app = spawn_app().await;
+    let token = app.user("checker").await;
+    let form = reqwest::multipart::Form::new()
+        .text("title", "Checked")
+        .text("room", "books")
+        .part("img", file_part(fixture("red.gif"), "red.gif", "image/gif"));
+    let (_, chat) = json_of(
+        app.client
+            .post(app.url("/api/chat/"))
+            .bearer_auth(&token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+
+    let output = chatd(&["check"], &app.data_dir());
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert_eq!(
+        stdout(&output),
+        "ok    integrity\nok    foreign keys\nok    media (1 files)\n"
+    );
+
+    let img = chat["chat"]["img"]
+        .as_str()
+        .unwrap()
+        .split("/media/")
+        .nth(1)
+        .unwrap()
+        .to_string();
+    std::fs::remove_file(app.data_dir().join("media").join(&img)).unwrap();
+    let output = chatd(&["check"], &app.data_dir());
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout(&output).contains(&format!("FAIL  media: 1 missing, e.g. {img}")),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_are_managed_without_sql_and_password_changes_revoke_tokens() {
+    let app = spawn_app().await;
+    let dir = app.data_dir();
+
+    let created = Command::new(env!("CARGO_BIN_EXE_chatd"))
+        .args([
+            "user",
+            "create",
+            "opal",
+            "--email",
+            "opal@example.com",
+            "--data-dir",
+        ])
+        .arg(&dir)
+        .env("CHATD_USER_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    // The same rules as registering.
+    let weak = Command::new(env!("CARGO_BIN_EXE_chatd"))
+        .args([
+            "user",
+            "create",
+            "weak",
+            "--email",
+            "weak@example.com",
+            "--password",
+            "12345678",
+            "--data-dir",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(weak.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("This password is too common."));
+
+    let (access, refresh) = app.login("opal").await;
+    let me = app
+        .client
+        .get(app.url("/api/user/"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    let list = stdout(&chatd(&["user", "list"], &dir));
+    assert!(
+        list.contains("opal") && list.contains("opal@example.com"),
+        "{list}"
+    );
+
+    // A new password: old tokens stop working, the new password works.
+    let changed = chatd(
+        &[
+            "user",
+            "set-password",
+            "opal",
+            "--password",
+            "a brand new passphrase",
+        ],
+        &dir,
+    );
+    assert!(
+        changed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&changed.stderr)
+    );
+    let (status, body) = json_of(
+        app.client
+            .get(app.url("/api/user/"))
+            .bearer_auth(&access)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (
+            401,
+            serde_json::json!({"detail": "Given token not valid for any token type", "code": "token_not_valid"})
+        )
+    );
+    let (status, _) = json_of(
+        app.client
+            .post(app.url("/api/token/refresh/"))
+            .form(&[("refresh", &refresh)])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let login = app
+        .client
+        .post(app.url("/api/token/"))
+        .form(&[("username", "opal"), ("password", "a brand new passphrase")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let (new_access, _) = {
+        let body: serde_json::Value = login.json().await.unwrap();
+        (body["access"].as_str().unwrap().to_string(), ())
+    };
+
+    let deleted = chatd(&["user", "delete", "opal"], &dir);
+    assert!(deleted.status.success());
+    let (status, body) = json_of(
+        app.client
+            .get(app.url("/api/user/"))
+            .bearer_auth(&new_access)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (
+            401,
+            serde_json::json!({"detail": "User not found", "code": "user_not_found"})
+        )
+    );
+    let missing = chatd(&["user", "delete", "opal"], &dir);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no user opal"));
+}
