@@ -61,7 +61,9 @@ async fn main() -> anyhow::Result<()> {
                     Err(_) => println!("? {text}"),
                 },
                 Ok(Message::Close(close)) => {
-                    let reason = close.map(|c| format!("{} {}", u16::from(c.code), c.reason)).unwrap_or_default();
+                    let reason = close
+                        .map(|c| format!("{} {}", u16::from(c.code), c.reason))
+                        .unwrap_or_default();
                     println!("* disconnected {reason}");
                     break;
                 }
@@ -115,10 +117,26 @@ async fn login(base: &str, user: &str, password: &str) -> anyhow::Result<String>
 /// Prints one server frame.
 fn show(frame: &Value) {
     let line = |m: &Value| {
-        let time = m["timestamp"].as_str().unwrap_or("").get(11..16).unwrap_or("");
-        let text = if m["is_deleted"] == true { "(deleted)" } else { m["text"].as_str().unwrap_or("") };
-        let edited = if m["edited"].is_null() { "" } else { " (edited)" };
-        format!("[{time}] #{} {}: {text}{edited}", m["id"], m["user_name"].as_str().unwrap_or("?"))
+        let time = m["timestamp"]
+            .as_str()
+            .unwrap_or("")
+            .get(11..16)
+            .unwrap_or("");
+        let text = if m["is_deleted"] == true {
+            "(deleted)"
+        } else {
+            m["text"].as_str().unwrap_or("")
+        };
+        let edited = if m["edited"].is_null() {
+            ""
+        } else {
+            " (edited)"
+        };
+        format!(
+            "[{time}] #{} {}: {text}{edited}",
+            m["id"],
+            m["user_name"].as_str().unwrap_or("?")
+        )
     };
     match frame["type"].as_str() {
         Some("hello") => {
@@ -140,7 +158,11 @@ fn show(frame: &Value) {
         Some("presence") => println!("* {} online", frame["online"]),
         Some("chat_updated") => println!("* chat updated: {}", frame["chat"]["description"]),
         Some("chat_deleted") => println!("* the chat was deleted"),
-        Some("error") => println!("! {} ({})", frame["detail"].as_str().unwrap_or(""), frame["code"].as_str().unwrap_or("")),
+        Some("error") => println!(
+            "! {} ({})",
+            frame["detail"].as_str().unwrap_or(""),
+            frame["code"].as_str().unwrap_or("")
+        ),
         Some("pong") => println!("* pong"),
         _ => println!("? {frame}"),
     }

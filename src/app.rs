@@ -12,8 +12,10 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::media::Media;
+use crate::metrics::Metrics;
 use crate::storage::users::{self, User};
 use crate::storage::Db;
+use crate::throttle::Limiter;
 use crate::writer::Writer;
 
 /// Shared state of one running server.
@@ -26,6 +28,11 @@ pub struct App {
     pub hub: Arc<Hub>,
     /// The one writer of messages (group commit).
     pub writer: Writer,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// Per-address throttles of register and of login/refresh.
+    pub register_limiter: Limiter,
+    pub login_limiter: Limiter,
 }
 
 impl App {
@@ -43,7 +50,9 @@ impl App {
         let secret = auth::load_secret(config.secret.as_deref(), &config.data_dir)?;
         let tokens = Tokens::new(secret, config.access_ttl, config.refresh_ttl);
         let hub = Arc::new(Hub::new(config.ws.max_sockets));
-        let writer = Writer::start(&config.db_path(), hub.clone())?;
+        let metrics = Arc::new(Metrics::default());
+        let config_rates = (config.register_rate, config.login_rate);
+        let writer = Writer::start(&config.db_path(), hub.clone(), metrics.clone())?;
         Ok(Arc::new(App {
             config,
             db,
@@ -51,6 +60,9 @@ impl App {
             tokens,
             hub,
             writer,
+            metrics,
+            register_limiter: Limiter::new(config_rates.0),
+            login_limiter: Limiter::new(config_rates.1),
         }))
     }
 

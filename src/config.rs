@@ -43,6 +43,17 @@ pub struct Config {
     pub seed: Option<Seed>,
     /// Restore the seeded state this often (`--reset-every`).
     pub reset_every: Option<Duration>,
+    /// Throttle register/login/refresh by client address.
+    pub rate_limit: bool,
+    /// The throttles' rates (see `crate::throttle`).
+    pub register_rate: crate::throttle::Rate,
+    pub login_rate: crate::throttle::Rate,
+    /// Take the client address from `X-Forwarded-For` (behind a proxy).
+    pub trust_proxy: bool,
+    /// Origins other than our own that browsers may call the API from.
+    pub cors_origins: Vec<String>,
+    /// Serve `/metrics` to requests bearing this token; off when unset.
+    pub metrics_token: Option<String>,
 }
 
 /// What `--seed` fills an instance with.
@@ -77,7 +88,7 @@ impl Default for WsLimits {
             max_sockets: 50_000,
             max_text_chars: 2000,
             max_frame_bytes: 16 * 1024,
-            queue_len: 256,
+            queue_len: 1024,
             rate_per_sec: 10.0,
             burst: 30,
             ping_interval: Duration::from_secs(30),
@@ -103,6 +114,12 @@ impl Config {
             url_file: None,
             seed: None,
             reset_every: None,
+            rate_limit: true,
+            register_rate: crate::throttle::REGISTER,
+            login_rate: crate::throttle::LOGIN,
+            trust_proxy: false,
+            cors_origins: Vec::new(),
+            metrics_token: None,
         }
     }
 
@@ -260,6 +277,31 @@ pub struct ServeArgs {
     /// Frames one socket may send in a burst.
     #[arg(long, env = "CHATD_WS_BURST", default_value_t = 30)]
     pub ws_burst: u32,
+    /// Throttle register, login and refresh per client address (off for load tests).
+    #[arg(long, env = "CHATD_RATE_LIMIT", default_value = "on", value_parser = parse_on_off)]
+    pub rate_limit: bool,
+    /// Behind a reverse proxy: take the client address from X-Forwarded-For.
+    #[arg(long, env = "CHATD_TRUST_PROXY")]
+    pub trust_proxy: bool,
+    /// Another origin browsers may call the API from (repeat, or comma-separate).
+    #[arg(
+        long = "cors-origin",
+        env = "CHATD_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_origins: Vec<String>,
+    /// Serve Prometheus metrics at /metrics to `Authorization: Bearer <token>`.
+    #[arg(long, env = "CHATD_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+}
+
+/// `on` / `off` (also true/false, yes/no, 1/0).
+fn parse_on_off(text: &str) -> Result<bool, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" | "1" => Ok(true),
+        "off" | "false" | "no" | "0" => Ok(false),
+        _ => Err(format!("`{text}`: use on or off")),
+    }
 }
 
 impl ServeArgs {
@@ -299,6 +341,15 @@ impl ServeArgs {
             url_file: self.print_url_file,
             seed: self.seed,
             reset_every: self.reset_every,
+            rate_limit: self.rate_limit,
+            trust_proxy: self.trust_proxy,
+            cors_origins: self
+                .cors_origins
+                .into_iter()
+                .map(|o| o.trim().trim_end_matches('/').to_string())
+                .filter(|o| !o.is_empty())
+                .collect(),
+            metrics_token: self.metrics_token.filter(|t| !t.is_empty()),
             ..Config::new(data_dir)
         })
     }

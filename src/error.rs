@@ -202,11 +202,8 @@ impl ApiError {
 
     /// 429 telling the client when to come back.
     pub fn throttled(wait_secs: u64) -> ApiError {
-        ApiError::detail(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("Request was throttled. Expected available in {wait_secs} seconds."),
-        )
-        .with_header(RETRY_AFTER, HeaderValue::from(wait_secs))
+        ApiError::detail(StatusCode::TOO_MANY_REQUESTS, throttled_detail(wait_secs))
+            .with_header(RETRY_AFTER, HeaderValue::from(wait_secs))
     }
 
     /// 426 for a plain request to a WebSocket-only path.
@@ -282,6 +279,12 @@ impl ApiError {
             }
         }
     }
+}
+
+/// DRF's throttling message: "Expected available in 1 second." / "N seconds."
+pub fn throttled_detail(wait_secs: u64) -> String {
+    let unit = if wait_secs == 1 { "second" } else { "seconds" };
+    format!("Request was throttled. Expected available in {wait_secs} {unit}.")
 }
 
 impl fmt::Display for ApiError {

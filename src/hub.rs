@@ -49,8 +49,8 @@ pub struct Control {
     /// The close code requested (0: none yet).
     close: AtomicU16,
     closed: Notify,
-    /// Milliseconds since `epoch` when the client was last heard from.
-    last_seen_ms: AtomicU64,
+    /// Microseconds since the socket opened when the client was last heard from.
+    last_seen_micros: AtomicU64,
 }
 
 impl Control {
@@ -85,12 +85,13 @@ impl Control {
     }
 
     pub fn touch(&self, since_start: Duration) {
-        self.last_seen_ms
-            .store(since_start.as_millis() as u64, Ordering::Relaxed);
+        self.last_seen_micros
+            .store(since_start.as_micros() as u64, Ordering::Relaxed);
     }
 
+    /// When the client was last heard from, in whole microseconds.
     pub fn last_seen(&self) -> Duration {
-        Duration::from_millis(self.last_seen_ms.load(Ordering::Relaxed))
+        Duration::from_micros(self.last_seen_micros.load(Ordering::Relaxed))
     }
 }
 
@@ -168,6 +169,11 @@ impl Hub {
     /// Open sockets over all chats.
     pub fn sockets(&self) -> usize {
         self.lock().sockets
+    }
+
+    /// Chats with at least one open socket.
+    pub fn chats_with_sockets(&self) -> usize {
+        self.lock().chats.len()
     }
 
     /// Sockets open in one chat.
@@ -411,7 +417,10 @@ mod tests {
         // The slow socket's queue filled up with the presence frame of the
         // second join, so "one" dropped it, and the others heard of it.
         assert_eq!(text(fast_rx.try_recv().unwrap()), "one");
-        assert_eq!(text(fast_rx.try_recv().unwrap()), r#"{"type":"presence","online":1}"#);
+        assert_eq!(
+            text(fast_rx.try_recv().unwrap()),
+            r#"{"type":"presence","online":1}"#
+        );
         assert_eq!(text(fast_rx.try_recv().unwrap()), "two");
     }
 

@@ -116,6 +116,7 @@ impl Server {
                 tracing::debug!(%error, "cannot set TCP_NODELAY");
             }
             let service = service.clone();
+            let app_for_requests = app.clone();
             let handler =
                 hyper::service::service_fn(move |mut request: Request<Incoming>| {
                     request.extensions_mut().insert(ClientAddr(peer));
@@ -126,7 +127,8 @@ impl Server {
                         )));
                     }
                     let mut service = service.clone();
-                    async move { Ok::<_, Infallible>(log_request(&mut service, request).await) }
+                    let app = app_for_requests.clone();
+                    async move { Ok::<_, Infallible>(handle(&app, &mut service, request).await) }
                 });
             let connection = http
                 .serve_connection(TokioIo::new(stream), handler)
@@ -184,9 +186,10 @@ impl Server {
     }
 }
 
-/// Calls the routes and logs one line per request: method, path (never the
-/// query, which may carry a token), status and duration.
-async fn log_request<S>(service: &mut S, request: Request<Incoming>) -> warp::reply::Response
+/// What every request goes through around the routes: CORS preflights,
+/// security headers on every answer, and one log line per request: method,
+/// path (never the query, which may carry a token), status and duration.
+async fn handle<S>(app: &App, service: &mut S, request: Request<Incoming>) -> warp::reply::Response
 where
     S: tower_service::Service<
         Request<Incoming>,
@@ -197,10 +200,26 @@ where
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_string();
-    let response = match service.call(request).await {
-        Ok(response) => response,
-        Err(never) => match never {},
+    let cors_origins = &app.config.cors_origins;
+    let mut response = match crate::cors::preflight(&method, request.headers(), cors_origins) {
+        Some(preflight) => preflight,
+        None => {
+            let origin = request.headers().get(warp::http::header::ORIGIN).cloned();
+            let mut response = match service.call(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
+            if let Some(origin) = origin {
+                let mut cors_request = warp::http::HeaderMap::new();
+                cors_request.insert(warp::http::header::ORIGIN, origin);
+                crate::cors::decorate(&mut response, &cors_request, cors_origins);
+            }
+            response
+        }
     };
+    security_headers(&mut response);
+    app.metrics
+        .request(&path, response.status().as_u16(), started.elapsed());
     tracing::info!(
         target: "chatd::http",
         "{method} {path} {} {:.1}ms",
@@ -208,6 +227,31 @@ where
         started.elapsed().as_secs_f64() * 1000.0
     );
     response
+}
+
+/// Headers every answer carries unless its route set its own: no MIME
+/// sniffing, no referrer leaking, never framed by another site, and for
+/// anything that is not our web page, no scripts at all.
+fn security_headers(response: &mut warp::reply::Response) {
+    use warp::http::header::{
+        HeaderValue, CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+        X_FRAME_OPTIONS,
+    };
+    let headers = response.headers_mut();
+    let defaults = [
+        (X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (REFERRER_POLICY, "no-referrer"),
+        (X_FRAME_OPTIONS, "DENY"),
+        (
+            CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'; sandbox",
+        ),
+    ];
+    for (name, value) in defaults {
+        headers
+            .entry(name)
+            .or_insert(HeaderValue::from_static(value));
+    }
 }
 
 /// A server running in the background (tests start one per case).

@@ -106,9 +106,21 @@ where
         limits.ping_interval,
         started,
     ));
-    read_loop(&session, stream, &peer, &limits, started).await;
+    let closing = read_loop(&session, stream, &peer, &limits, started).await;
+    // Leave first, so the room hears of it now, not after the grace period.
     app.hub.leave(session.chat_id, member);
     peer.control.close(close::NORMAL);
+    if let Some(mut stream) = closing {
+        // We closed: give the client a moment to answer our close frame.
+        let _ = tokio::time::timeout(CLOSE_GRACE, async {
+            while let Some(Ok(message)) = stream.next().await {
+                if matches!(message, WsMessage::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
     let _ = writer.await;
 }
 
@@ -122,24 +134,28 @@ async fn hello(
         .app
         .db
         .run(move |conn| {
-            let Some(chat) = chats::get(conn, room, chat_id)? else {
+            // One read snapshot: the history and the newest id agree.
+            let tx = conn.transaction()?;
+            let Some(chat) = chats::get(&tx, room, chat_id)? else {
                 return Ok(None);
             };
             let history = match after {
-                Some(after) => messages::all_after(conn, chat_id, after)?,
-                None => messages::last(conn, chat_id, HELLO_HISTORY)?,
+                Some(after) => messages::all_after(&tx, chat_id, after)?,
+                None => messages::last(&tx, chat_id, HELLO_HISTORY)?,
             };
-            Ok(Some((chat, history)))
+            let newest = messages::newest_id(&tx, chat_id)?;
+            tx.commit()?;
+            Ok(Some((chat, history, newest)))
         })
         .await?;
-    let Some((chat, history)) = loaded else {
+    let Some((chat, history, newest)) = loaded else {
         return Ok(None);
     };
-    let last_id = history
-        .last()
-        .map(|m| m.id)
-        .unwrap_or(0)
-        .max(session.after.unwrap_or(0));
+    // Everything up to `newest` was committed before this snapshot, so it
+    // is in the hello (or older than `?after=`); a queued copy is skipped.
+    // Not `after` itself: a client's `after` beyond the newest id must not
+    // hide messages that come later.
+    let last_id = newest;
     #[derive(Serialize)]
     struct Hello<'a> {
         #[serde(rename = "type")]
@@ -164,7 +180,7 @@ async fn hello(
 
 fn close_message(code: u16) -> WsMessage {
     let reason = match code {
-        close::GOING_AWAY => "server shutting down",
+        close::GOING_AWAY => "going away (server shutdown or no answer to pings)",
         close::POLICY => "too slow: messages were not being read",
         close::TOO_BIG => "frame too large",
         close::CHAT_DELETED => "chat deleted",
@@ -194,7 +210,10 @@ async fn write_loop<S>(
         return;
     }
     let mut ticker = tokio::time::interval(ping_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await;
+    // When the ping we are waiting on an answer to was sent (time since start).
+    let mut ping_sent: Option<Duration> = None;
     let code = loop {
         let outbound = tokio::select! {
             biased;
@@ -204,13 +223,25 @@ async fn write_loop<S>(
                 None => break close::NORMAL,
             },
             _ = ticker.tick() => {
-                let silent = started.elapsed().saturating_sub(control.last_seen());
-                if silent >= ping_interval * 2 {
-                    tracing::debug!("closing a socket that stopped answering pings");
-                    break close::GOING_AWAY;
+                // Whole microseconds, like `last_seen`, so a prompt pong
+                // compares as after the ping.
+                let now = Duration::from_micros(started.elapsed().as_micros() as u64);
+                let seen = control.last_seen();
+                if let Some(sent) = ping_sent {
+                    if seen >= sent {
+                        ping_sent = None; // answered (by the pong, or anything else)
+                    } else if now.saturating_sub(sent) >= ping_interval {
+                        tracing::debug!("closing a socket that stopped answering pings");
+                        break close::GOING_AWAY;
+                    } else {
+                        continue;
+                    }
                 }
-                if silent >= ping_interval && sink.send(WsMessage::Ping(Default::default())).await.is_err() {
-                    break close::NORMAL;
+                if now.saturating_sub(seen) >= ping_interval {
+                    if sink.send(WsMessage::Ping(Default::default())).await.is_err() {
+                        break close::NORMAL;
+                    }
+                    ping_sent = Some(now);
                 }
                 continue;
             }
@@ -247,6 +278,8 @@ async fn write_loop<S>(
             break code;
         }
     };
+    // Whatever ended the loop, the reader must stop too.
+    control.close(code);
     if code != close::NORMAL {
         let _ = sink.send(close_message(code)).await;
     }
@@ -289,14 +322,16 @@ impl Bucket {
     }
 }
 
-/// Reads client frames until the client leaves or the socket is closed.
+/// Reads client frames until the client leaves (`None`) or the server
+/// closes the socket (the stream is handed back for the close handshake).
 async fn read_loop<S>(
     session: &Session,
     mut stream: futures_util::stream::SplitStream<WebSocketStream<S>>,
     peer: &Peer,
     limits: &WsLimits,
     started: Instant,
-) where
+) -> Option<futures_util::stream::SplitStream<WebSocketStream<S>>>
+where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut bucket = Bucket::new(limits);
@@ -314,11 +349,7 @@ async fn read_loop<S>(
                 "invalid_json",
                 "Binary frames are not supported; send JSON text.",
             )),
-            Some(Ok(WsMessage::Close(frame))) => {
-                tracing::debug!(?frame, "client closed");
-                return;
-            }
-            None => return,
+            Some(Ok(WsMessage::Close(_))) | None => return None,
             Some(Ok(_)) => {} // ping/pong: tungstenite answers pings itself
             Some(Err(WsError::Capacity(_))) => {
                 peer.control.close(close::TOO_BIG);
@@ -326,19 +357,11 @@ async fn read_loop<S>(
             }
             Some(Err(error)) => {
                 tracing::debug!(%error, "socket read failed");
-                return;
+                return None;
             }
         }
     }
-    // We are closing: give the client a moment to answer our close frame.
-    let _ = tokio::time::timeout(CLOSE_GRACE, async {
-        while let Some(Ok(message)) = stream.next().await {
-            if matches!(message, WsMessage::Close(_)) {
-                break;
-            }
-        }
-    })
-    .await;
+    Some(stream)
 }
 
 /// A client frame, parsed.
@@ -439,7 +462,7 @@ async fn handle_text(
         ));
     };
     if let Err(wait) = bucket.take() {
-        let detail = format!("Request was throttled. Expected available in {wait} seconds.");
+        let detail = crate::error::throttled_detail(wait);
         return peer.send(error_frame("throttled", &detail));
     }
     let chat_id = session.chat_id;

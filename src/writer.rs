@@ -18,12 +18,16 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::error::ApiError;
 use crate::hub::{Hub, Peer};
+use crate::metrics::Metrics;
 use crate::models::MessageView;
 use crate::storage::messages::{self, Message};
 use crate::storage::{self, is_foreign_key_violation, now_timestamp};
 
-/// Most operations committed in one transaction.
-pub const MAX_BATCH: usize = 512;
+/// Most operations committed in one transaction. A batch's messages reach
+/// each socket's queue at once, so this stays well below the default queue
+/// length (`WsLimits::queue_len`): a burst that fits the rate limits never
+/// looks like a slow client.
+pub const MAX_BATCH: usize = 256;
 
 /// Operations waiting for the writer at most; senders wait beyond that.
 const QUEUE: usize = 8192;
@@ -111,12 +115,12 @@ pub struct Writer {
 impl Writer {
     /// Opens the writer's connection and starts its thread. The thread ends
     /// when every handle is dropped.
-    pub fn start(db_path: &Path, hub: Arc<Hub>) -> anyhow::Result<Writer> {
+    pub fn start(db_path: &Path, hub: Arc<Hub>, metrics: Arc<Metrics>) -> anyhow::Result<Writer> {
         let conn = storage::connect(db_path)?;
         let (tx, rx) = mpsc::channel(QUEUE);
         std::thread::Builder::new()
             .name("chatd-writer".into())
-            .spawn(move || run(conn, rx, &hub))?;
+            .spawn(move || run(conn, rx, &hub, &metrics))?;
         Ok(Writer { tx })
     }
 
@@ -175,7 +179,7 @@ impl Writer {
     }
 }
 
-fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>, hub: &Hub) {
+fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>, hub: &Hub, metrics: &Metrics) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
@@ -185,7 +189,7 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>, hub: &Hub) {
                 Err(_) => break,
             }
         }
-        commit_batch(&mut conn, &mut batch, hub);
+        commit_batch(&mut conn, &mut batch, hub, metrics);
     }
 }
 
@@ -197,7 +201,7 @@ enum Done {
     Flushed,
 }
 
-fn commit_batch(conn: &mut Connection, batch: &mut Vec<Op>, hub: &Hub) {
+fn commit_batch(conn: &mut Connection, batch: &mut Vec<Op>, hub: &Hub, metrics: &Metrics) {
     let applied = (|| -> rusqlite::Result<Vec<Result<Done, WriteError>>> {
         let tx = conn.transaction()?;
         let mut outcomes = Vec::with_capacity(batch.len());
@@ -208,7 +212,14 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Op>, hub: &Hub) {
         Ok(outcomes)
     })();
     let outcomes = match applied {
-        Ok(outcomes) => outcomes,
+        Ok(outcomes) => {
+            let posted = outcomes
+                .iter()
+                .filter(|o| matches!(o, Ok(Done::Posted(_))))
+                .count();
+            metrics.batch(batch.len(), posted);
+            outcomes
+        }
         Err(error) => {
             tracing::error!(%error, ops = batch.len(), "message batch failed; nothing of it was stored");
             batch.iter().map(|_| Err(WriteError::Internal)).collect()

@@ -49,7 +49,11 @@ async fn setup(base: &str) -> (String, i64) {
     let client = reqwest::Client::new();
     let response = client
         .post(format!("{base}/api/register/"))
-        .form(&[("username", "writer"), ("email", "writer@example.com"), ("password", PASSWORD)])
+        .form(&[
+            ("username", "writer"),
+            ("email", "writer@example.com"),
+            ("password", PASSWORD),
+        ])
         .send()
         .await
         .unwrap();
@@ -92,7 +96,10 @@ async fn history(base: &str, chat: i64) -> Vec<Value> {
 }
 
 fn ws_url(base: &str, chat: i64, token: &str) -> String {
-    format!("ws://{}/chat/books/{chat}/?token={token}", base.trim_start_matches("http://"))
+    format!(
+        "ws://{}/chat/books/{chat}/?token={token}",
+        base.trim_start_matches("http://")
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -100,7 +107,9 @@ async fn sigkill_mid_stream_loses_no_acknowledged_message() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = start_binary(dir.path());
     let (token, chat) = setup(&server.base).await;
-    let (socket, _) = tokio_tungstenite::connect_async(ws_url(&server.base, chat, &token)).await.unwrap();
+    let (socket, _) = tokio_tungstenite::connect_async(ws_url(&server.base, chat, &token))
+        .await
+        .unwrap();
     let (mut sink, mut stream) = socket.split();
 
     // Send steadily until the server dies.
@@ -120,7 +129,10 @@ async fn sigkill_mid_stream_loses_no_acknowledged_message() {
             let Message::Text(text) = frame else { continue };
             let value: Value = serde_json::from_str(&text).unwrap();
             if value["type"] == "message" {
-                acknowledged.push((value["message"]["id"].as_i64().unwrap(), value["message"]["text"].clone()));
+                acknowledged.push((
+                    value["message"]["id"].as_i64().unwrap(),
+                    value["message"]["text"].clone(),
+                ));
                 if acknowledged.len() == 200 {
                     server.child.kill().unwrap(); // SIGKILL
                     server.child.wait().unwrap();
@@ -131,7 +143,11 @@ async fn sigkill_mid_stream_loses_no_acknowledged_message() {
     .await;
     assert!(read.is_ok(), "the socket did not end after SIGKILL");
     sender.abort();
-    assert!(acknowledged.len() >= 200, "only {} acknowledged", acknowledged.len());
+    assert!(
+        acknowledged.len() >= 200,
+        "only {} acknowledged",
+        acknowledged.len()
+    );
 
     let mut restarted = start_binary(dir.path());
     let stored: Vec<(i64, Value)> = history(&restarted.base, chat)
@@ -140,10 +156,15 @@ async fn sigkill_mid_stream_loses_no_acknowledged_message() {
         .map(|m| (m["id"].as_i64().unwrap(), m["text"].clone()))
         .collect();
     for message in &acknowledged {
-        assert!(stored.contains(message), "acknowledged {message:?} is missing after SIGKILL");
+        assert!(
+            stored.contains(message),
+            "acknowledged {message:?} is missing after SIGKILL"
+        );
     }
     let conn = rusqlite::Connection::open(dir.path().join("chat.db")).unwrap();
-    let check: String = conn.query_row("PRAGMA integrity_check", [], |row| row.get(0)).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+        .unwrap();
     assert_eq!(check, "ok");
     restarted.child.kill().unwrap();
     restarted.child.wait().unwrap();
@@ -154,7 +175,9 @@ async fn sigterm_closes_sockets_with_1001_keeps_messages_and_exits_0() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = start_binary(dir.path());
     let (token, chat) = setup(&server.base).await;
-    let (mut socket, _) = tokio_tungstenite::connect_async(ws_url(&server.base, chat, &token)).await.unwrap();
+    let (mut socket, _) = tokio_tungstenite::connect_async(ws_url(&server.base, chat, &token))
+        .await
+        .unwrap();
     for n in 0..20 {
         let frame = json!({"type": "message", "text": format!("before shutdown {n}")});
         socket.send(Message::text(frame.to_string())).await.unwrap();
@@ -162,7 +185,11 @@ async fn sigterm_closes_sockets_with_1001_keeps_messages_and_exits_0() {
     // Wait for the hello and the 20 acknowledgements, then stop the server.
     let mut acknowledged = 0;
     while acknowledged < 20 {
-        let frame = tokio::time::timeout(Duration::from_secs(10), socket.next()).await.unwrap().unwrap().unwrap();
+        let frame = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         if let Message::Text(text) = frame {
             if serde_json::from_str::<Value>(&text).unwrap()["type"] == "message" {
                 acknowledged += 1;

@@ -138,7 +138,7 @@ async fn unknown_paths_are_404_json() {
     for path in [
         "/nope/",
         "/nope",
-        "/",
+        "/static/nope.js",
         "/api/",
         "/api",
         "/api/chat/films/1/extra/",

@@ -262,7 +262,9 @@ async fn rest_delete(app: &TestApp, token: &str, chat: i64, id: i64) -> (u16, St
 
 /// `2023-08-03T08:51:26.593514Z`
 fn assert_timestamp(value: &Value) {
-    let text = value.as_str().unwrap_or_else(|| panic!("{value} is not a string"));
+    let text = value
+        .as_str()
+        .unwrap_or_else(|| panic!("{value} is not a string"));
     let bytes = text.as_bytes();
     let shape_ok = bytes.len() == 27
         && bytes.iter().enumerate().all(|(i, b)| match i {
@@ -338,7 +340,12 @@ async fn every_member_gets_every_message_once_in_the_same_order() {
     for round in 0..3 {
         for (i, ws) in sockets.iter_mut().enumerate() {
             let name = names[i];
-            post(ws, &format!("{name} says {round}"), &format!("{name}-{round}")).await;
+            post(
+                ws,
+                &format!("{name} says {round}"),
+                &format!("{name}-{round}"),
+            )
+            .await;
         }
     }
 
@@ -434,7 +441,13 @@ async fn hello_names_the_user_counts_sockets_and_carries_the_last_50_messages() 
     let mut sent = Vec::new();
     for i in 1..=60 {
         let frame = next_message(&mut a).await;
-        assert_fresh_message(&frame["message"], chat, alice, "alice", &format!("message {i}"));
+        assert_fresh_message(
+            &frame["message"],
+            chat,
+            alice,
+            "alice",
+            &format!("message {i}"),
+        );
         assert_eq!(frame["nonce"], format!("n{i}"));
         sent.push(frame["message"].clone());
     }
@@ -632,7 +645,11 @@ async fn edits_and_deletes_are_broadcast_and_author_only() {
     let id = first["id"].as_i64().unwrap();
 
     // Edit over the socket.
-    send_json(&mut a, json!({"type": "edit", "id": id, "text": "  first, edited "})).await;
+    send_json(
+        &mut a,
+        json!({"type": "edit", "id": id, "text": "  first, edited "}),
+    )
+    .await;
     let edited = next_json(&mut a).await;
     assert_eq!(edited["type"], "message_edited", "{edited}");
     assert_eq!(edited.as_object().unwrap().len(), 2, "{edited}");
@@ -842,6 +859,27 @@ async fn reconnecting_with_after_catches_up_exactly() {
     assert_eq!(hello["messages"], json!(all));
 }
 
+/// An `after` past the newest message (a client that kept its position
+/// from before a database restore, say) finds nothing to catch up on, but
+/// it is in the chat: new messages must still reach it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_that_caught_up_from_a_future_id_still_gets_live_messages() {
+    let app = spawn_app().await;
+    let token = app.user("alice").await;
+    let chat = create(&app, &token, "Dune").await;
+    let (mut a, _) = join(&app, chat, Some(&token)).await;
+    let (mut b, hello) = join_with(&app, chat, "after=1000000").await;
+    assert_eq!(hello["messages"], json!([]));
+    assert_eq!(
+        next_json(&mut a).await,
+        json!({"type": "presence", "online": 2})
+    );
+
+    post(&mut a, "anyone there?", "q").await;
+    let frame = next_message(&mut a).await;
+    assert_eq!(next_json(&mut b).await, frame);
+}
+
 // ---------------------------------------------------------------------------
 // Slow clients, limits
 // ---------------------------------------------------------------------------
@@ -955,9 +993,87 @@ async fn a_client_that_never_reads_is_dropped_and_the_others_keep_receiving() {
     .await
     .expect("the slow client was never closed");
     assert!(drained.0 < sent + 2, "{drained:?}");
-    if let Some(code) = drained.1 {
-        assert_eq!(code, 1008);
+    assert_eq!(drained.1, Some(1008), "{drained:?}");
+}
+
+/// Reads `total` message frames (skipping presence) from a socket; returns
+/// their ids, or what ended the socket first.
+async fn collect_messages<S>(stream: &mut S, total: usize) -> Result<Vec<i64>, String>
+where
+    S: futures_util::Stream<Item = Result<Message, tungstenite::Error>> + Unpin,
+{
+    let mut ids = Vec::with_capacity(total);
+    while ids.len() < total {
+        let next = match timeout(Duration::from_secs(10), stream.next()).await {
+            Ok(next) => next,
+            Err(_) => return Err(format!("timed out after {} messages", ids.len())),
+        };
+        match next {
+            Some(Ok(Message::Text(text))) => {
+                let frame: Value = serde_json::from_str(text.as_str()).unwrap();
+                match frame["type"].as_str() {
+                    Some("message") => ids.push(id_of(&frame)),
+                    Some("presence") => {}
+                    _ => return Err(format!("unexpected frame {frame}")),
+                }
+            }
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            other => return Err(format!("after {} messages: {other:?}", ids.len())),
+        }
     }
+    Ok(ids)
+}
+
+/// Everyone sends no more than the default burst allows, and every client
+/// reads as fast as it can: nobody is "too slow", so nobody may be closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_room_within_the_limits_does_not_disconnect_readers_that_keep_up() {
+    let app = spawn_app().await;
+    let token = app.user("alice").await;
+    let chat = create(&app, &token, "Dune").await;
+    const SENDERS: usize = 20;
+    const EACH: usize = 30; // the default burst
+    const TOTAL: usize = SENDERS * EACH;
+
+    let (mut reader, _) = join(&app, chat, None).await;
+    let mut senders = Vec::new();
+    for _ in 0..SENDERS {
+        senders.push(join(&app, chat, Some(&token)).await.0);
+    }
+    let reading = tokio::spawn(async move { collect_messages(&mut reader, TOTAL).await });
+    let mut sending = Vec::new();
+    for (k, ws) in senders.into_iter().enumerate() {
+        sending.push(tokio::spawn(async move {
+            let (mut sink, mut stream) = ws.split();
+            let echoes = tokio::spawn(async move { collect_messages(&mut stream, TOTAL).await });
+            let mut frames = futures_util::stream::iter((0..EACH).map(|i| {
+                let text = format!("sender {k} message {i}");
+                Ok(Message::text(
+                    json!({"type": "message", "text": text}).to_string(),
+                ))
+            }));
+            sink.send_all(&mut frames).await.expect("send failed");
+            let echoed = echoes.await.unwrap();
+            (sink, echoed)
+        }));
+    }
+    let mut sequences = Vec::new();
+    for task in sending {
+        let (_sink, echoed) = task.await.unwrap();
+        sequences.push(echoed);
+    }
+    let read = reading.await.unwrap().expect("the reader was disconnected");
+    assert_eq!(read.len(), TOTAL);
+    assert!(read.windows(2).all(|w| w[0] < w[1]));
+    for (k, echoed) in sequences.into_iter().enumerate() {
+        assert_eq!(
+            echoed.unwrap_or_else(|e| panic!("sender {k} was disconnected: {e}")),
+            read
+        );
+    }
+    let page = history(&app, chat, "?page=6").await;
+    assert_eq!(page["count"], TOTAL);
+    assert_eq!(ids(&results(&page)), read[500..]);
 }
 
 #[tokio::test]
@@ -1125,4 +1241,107 @@ async fn shutdown_closes_sockets_with_1001_and_keeps_acknowledged_messages() {
     assert_eq!(stored[0]["id"], acknowledged["id"]);
     assert_eq!(stored[0]["text"], "last words");
     assert_eq!(stored[0]["timestamp"], acknowledged["timestamp"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_client_that_answers_pings_stays_connected() {
+    let app = spawn_app_with(|c| c.ws.ping_interval = Duration::from_millis(100)).await;
+    let token = app.user("alice").await;
+    let chat = create(&app, &token, "Dune").await;
+    let (mut ws, _) = join(&app, chat, Some(&token)).await;
+
+    // Send nothing, but keep reading: tungstenite answers every ping with a
+    // pong, as browsers do. That is a live client, for 60 ping intervals.
+    let mut pings = 0;
+    let until = Instant::now() + Duration::from_secs(6);
+    while let Ok(next) = tokio::time::timeout_at(until, ws.next()).await {
+        match next {
+            Some(Ok(Message::Ping(_))) => pings += 1,
+            other => panic!("an idle client answering pings got {other:?} after {pings} pings"),
+        }
+    }
+    assert!(pings >= 5, "idle sockets are pinged: {pings} pings");
+    assert_alive(&mut ws).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_answering_pings_is_dropped_and_the_room_is_told() {
+    let app = spawn_app_with(|c| c.ws.ping_interval = Duration::from_millis(200)).await;
+    let token = app.user("alice").await;
+    let chat = create(&app, &token, "Dune").await;
+    let (mut a, _) = join(&app, chat, Some(&token)).await;
+    // Never read: it never answers a ping.
+    let mut dead = connect_url(&ws_url(&app, "films", chat, "")).await;
+    assert_eq!(
+        next_json(&mut a).await,
+        json!({"type": "presence", "online": 2})
+    );
+
+    // `a` keeps talking (so it is never idle) until the room shrinks.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut dropped = false;
+    while !dropped && Instant::now() < deadline {
+        send_json(&mut a, json!({"type": "ping"})).await;
+        loop {
+            let frame = next_json(&mut a).await;
+            if frame == json!({"type": "pong"}) {
+                break;
+            }
+            assert_eq!(frame, json!({"type": "presence", "online": 1}));
+            dropped = true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        dropped,
+        "a socket silent for 15 ping intervals is still in the room"
+    );
+
+    // The dead client's connection ends (after whatever was queued).
+    timeout(WAIT, async {
+        while let Some(Ok(message)) = dead.next().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("the dead socket was never closed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sockets_over_the_limit_are_refused_before_the_upgrade() {
+    let app = spawn_app_with(|c| c.ws.max_sockets = 2).await;
+    let token = app.user("alice").await;
+    let chat = create(&app, &token, "Dune").await;
+    let other = create(&app, &token, "Alien").await;
+    let (mut a, _) = join(&app, chat, Some(&token)).await;
+    let (mut b, _) = join(&app, other, None).await;
+
+    // The limit is over all chats.
+    assert_eq!(refused_status(&ws_url(&app, "films", chat, "")).await, 503);
+    assert_eq!(refused_status(&ws_url(&app, "films", other, "")).await, 503);
+
+    // A socket that leaves frees its place.
+    b.close(None).await.unwrap();
+    finish_close(&mut b).await;
+    let deadline = Instant::now() + WAIT;
+    let mut c = loop {
+        let url = ws_url(&app, "films", chat, "");
+        match connect_async(&url).await {
+            Ok((ws, _)) => break ws,
+            Err(tungstenite::Error::Http(response)) if response.status() == 503 => {
+                assert!(Instant::now() < deadline, "the place was never freed");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(error) => panic!("{error:?}"),
+        }
+    };
+    let hello = next_json(&mut c).await;
+    assert_eq!(hello["type"], "hello");
+    assert_eq!(hello["online"], 2);
+    assert_eq!(
+        next_json(&mut a).await,
+        json!({"type": "presence", "online": 2})
+    );
 }

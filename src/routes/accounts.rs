@@ -63,6 +63,7 @@ async fn register(mut req: Req) -> Result<Response, ApiError> {
     if req.method != Method::POST {
         return other_method(&req.method, "POST, OPTIONS");
     }
+    req.throttle(&req.app.register_limiter)?;
     let form = req.form().await?;
     let registration = match rules::registration(&form) {
         Ok(registration) => registration,
@@ -126,6 +127,7 @@ async fn token(mut req: Req) -> Result<Response, ApiError> {
     if req.method != Method::POST {
         return other_method(&req.method, "POST, OPTIONS");
     }
+    req.throttle(&req.app.login_limiter)?;
     let form = req.form().await?;
     let mut errors = FieldErrors::new();
     let login =
@@ -169,6 +171,7 @@ async fn refresh(mut req: Req) -> Result<Response, ApiError> {
     if req.method != Method::POST {
         return other_method(&req.method, "POST, OPTIONS");
     }
+    req.throttle(&req.app.login_limiter)?;
     let form = req.form().await?;
     let mut errors = FieldErrors::new();
     let refresh =

@@ -12,6 +12,8 @@ pub mod chats;
 pub mod health;
 pub mod media;
 pub mod messages;
+pub mod metrics;
+pub mod web;
 pub mod ws;
 
 use std::sync::Arc;
@@ -37,6 +39,8 @@ pub struct Req {
     /// The raw query string, empty when there is none.
     pub query: String,
     pub headers: HeaderMap,
+    /// The TCP peer (absent only for requests not from our accept loop).
+    pub peer: Option<std::net::SocketAddr>,
     /// Set on requests that ask for a protocol upgrade.
     pub upgrade: Option<crate::server::UpgradeSlot>,
     /// In a mutex only so that `&Req` can be held across awaits (`Sync`).
@@ -68,6 +72,23 @@ impl Req {
         body::read_form(content_type.as_deref(), stream, limits).await
     }
 
+    /// Throttles this request's client with `limiter` (unless throttling
+    /// is off): 429 with `Retry-After` when over the limit.
+    pub fn throttle(&self, limiter: &crate::throttle::Limiter) -> Result<(), ApiError> {
+        if !self.app.config.rate_limit {
+            return Ok(());
+        }
+        let ip = crate::throttle::client_ip(
+            self.peer.map(|p| p.ip()),
+            &self.headers,
+            self.app.config.trust_proxy,
+        );
+        match ip {
+            Some(ip) => limiter.check(ip).map_err(ApiError::throttled),
+            None => Ok(()),
+        }
+    }
+
     /// Scheme and host for absolute links.
     pub fn base_url(&self) -> String {
         self.app.base_url(&self.headers)
@@ -82,10 +103,18 @@ fn req(app: Arc<App>) -> impl Filter<Extract = (Req,), Error = warp::Rejection> 
         .and(warp::path::full())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::header::headers_cloned())
+        .and(warp::ext::optional::<crate::server::ClientAddr>())
         .and(warp::ext::optional::<crate::server::UpgradeSlot>())
         .and(warp::body::stream())
         .map(
-            |app, method, path: warp::path::FullPath, query, headers, upgrade, stream| {
+            |app,
+             method,
+             path: warp::path::FullPath,
+             query,
+             headers,
+             peer: Option<crate::server::ClientAddr>,
+             upgrade,
+             stream| {
                 let stream = TryStreamExt::map_ok(stream, into_bytes);
                 Req {
                     app,
@@ -93,6 +122,7 @@ fn req(app: Arc<App>) -> impl Filter<Extract = (Req,), Error = warp::Rejection> 
                     path: path.as_str().to_string(),
                     query,
                     headers,
+                    peer: peer.map(|p| p.0),
                     upgrade,
                     body: std::sync::Mutex::new(Some(Box::pin(stream) as BodyStream)),
                 }
@@ -111,6 +141,8 @@ fn into_bytes(mut buf: impl Buf) -> bytes::Bytes {
 pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
     let req: ReqFilter = req(app).boxed();
     health::routes(req.clone())
+        .or(metrics::routes(req.clone()))
+        .unify()
         .or(accounts::routes(req.clone()))
         .unify()
         .or(chats::routes(req.clone()))
@@ -119,7 +151,9 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .unify()
         .or(ws::routes(req.clone()))
         .unify()
-        .or(media::routes(req))
+        .or(media::routes(req.clone()))
+        .unify()
+        .or(web::routes(req))
         .unify()
         .or(warp::any().map(|| ApiError::not_found().into_response()))
         .unify()

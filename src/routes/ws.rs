@@ -63,7 +63,26 @@ async fn connect(room: String, id: i64, req: Req) -> Result<Response, ApiError> 
         .run(move |conn| Ok(chats::get(conn, room, id)?))
         .await?
         .ok_or_else(ApiError::not_found)?;
-    let key = websocket_key(&req.headers).ok_or_else(ApiError::upgrade_required)?;
+    let Some(key) = websocket_key(&req.headers) else {
+        // A person who opened the chat's `url` in a browser gets the web
+        // client's view of that chat; programs get a 426.
+        let wants_html = req
+            .headers
+            .get(warp::http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"));
+        if wants_html {
+            let mut response = Response::new(Default::default());
+            *response.status_mut() = StatusCode::FOUND;
+            let location =
+                HeaderValue::from_str(&format!("/#/{room}/{id}")).map_err(ApiError::internal)?;
+            response
+                .headers_mut()
+                .insert(warp::http::header::LOCATION, location);
+            return Ok(response);
+        }
+        return Err(ApiError::upgrade_required());
+    };
 
     let query = query_pairs(&req.query);
     let user = match query_value(&query, "token") {

@@ -113,3 +113,9 @@ pub fn soft_delete(conn: &Connection, id: i64) -> rusqlite::Result<()> {
         .execute([id])?;
     Ok(())
 }
+
+/// The highest message id of a chat (0 when it has none).
+pub fn newest_id(conn: &Connection, chat_id: i64) -> rusqlite::Result<i64> {
+    conn.prepare_cached("SELECT COALESCE(MAX(id), 0) FROM messages WHERE chat_id = ?1")?
+        .query_row([chat_id], |row| row.get(0))
+}

@@ -1,0 +1,980 @@
+//! The web client in a real headless Chromium, driven through chromedriver
+//! (WebDriver) against an in-process server: accounts, chats with images,
+//! two people chatting live, edits and deletes, HTML injection attempts, a
+//! server restart with catch-up, paging, token refresh and a phone-sized
+//! screen. Screenshots of the main screens go to `target/screenshots/`.
+//!
+//! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian's
+//! `chromium` and `chromium-driver`). Without them the browser test is
+//! skipped, except in CI (`CI` set), where it fails.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chatd::auth::{TokenType, Tokens};
+use common::{TestApp, PASSWORD};
+use fantoccini::elements::Element;
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+use futures_util::{SinkExt, StreamExt};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// How long one condition in the page may take to come true.
+const WAIT: Duration = Duration::from_secs(15);
+/// The whole browser scenario.
+const SCENARIO_LIMIT: Duration = Duration::from_secs(300);
+
+/// A chromedriver child in its own process group (so the browsers it starts
+/// go with it), and the profile folders of its sessions.
+struct Driver {
+    child: Child,
+    url: String,
+    profiles: Vec<tempfile::TempDir>,
+}
+
+impl Driver {
+    /// Starts chromedriver, or explains why not: `None` means skip.
+    async fn start() -> Option<Driver> {
+        let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
+            .into_iter()
+            .filter(|path| !Path::new(path).exists())
+            .collect();
+        if !missing.is_empty() {
+            let message = format!(
+                "browser tests need {} (apt-get install chromium chromium-driver)",
+                missing.join(" and ")
+            );
+            if std::env::var_os("CI").is_some() {
+                panic!("{message}; CI must run them, not skip them");
+            }
+            eprintln!("SKIPPED: {message}");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let mut command = Command::new(CHROMEDRIVER);
+        command
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let child = command.spawn().expect("chromedriver starts");
+        let driver = Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            profiles: Vec::new(),
+        };
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let ready = client
+                .get(format!("{}/status", driver.url))
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await;
+            if let Ok(response) = ready {
+                let body: Value = response.json().await.unwrap_or_default();
+                if body["value"]["ready"] == true {
+                    return Some(driver);
+                }
+            }
+            assert!(Instant::now() < deadline, "chromedriver did not get ready");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// A new browser with a fresh profile and the given window size.
+    async fn browser(&mut self, width: u32, height: u32) -> Client {
+        let profile = tempfile::tempdir().expect("profile dir");
+        let args = vec![
+            "--headless".to_string(),
+            "--no-sandbox".to_string(),
+            "--disable-gpu".to_string(),
+            "--disable-dev-shm-usage".to_string(),
+            "--disable-quic".to_string(),
+            "--no-first-run".to_string(),
+            "--disable-background-networking".to_string(),
+            "--disable-component-update".to_string(),
+            "--disable-sync".to_string(),
+            "--lang=en-US".to_string(),
+            format!("--window-size={width},{height}"),
+            format!("--user-data-dir={}", profile.path().display()),
+        ];
+        self.profiles.push(profile);
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert("browserName".into(), json!("chrome"));
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({"binary": CHROMIUM, "args": args}),
+        );
+        let client = tokio::time::timeout(
+            Duration::from_secs(60),
+            ClientBuilder::new(HttpConnector::new())
+                .capabilities(capabilities)
+                .connect(&self.url),
+        )
+        .await
+        .expect("the browser did not start within 60 s")
+        .expect("a browser session");
+        client
+            .set_window_size(width, height)
+            .await
+            .expect("window size");
+        client
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // The whole group: chromedriver and any browser it left behind.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---- page helpers --------------------------------------------------------
+
+async fn js(page: &Client, script: &str, args: Vec<Value>) -> Value {
+    tokio::time::timeout(WAIT, page.execute(script, args))
+        .await
+        .unwrap_or_else(|_| panic!("script timed out: {script}"))
+        .unwrap_or_else(|e| panic!("script failed ({e}): {script}"))
+}
+
+/// Waits until `script` returns something truthy, and returns it.
+async fn wait_for(page: &Client, what: &str, script: &str, args: Vec<Value>) -> Value {
+    wait_for_within(page, what, script, args, WAIT).await
+}
+
+async fn wait_for_within(
+    page: &Client,
+    what: &str,
+    script: &str,
+    args: Vec<Value>,
+    limit: Duration,
+) -> Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        let value = js(page, script, args.clone()).await;
+        let truthy = match &value {
+            Value::Null => false,
+            Value::Bool(b) => *b,
+            Value::Number(n) => n.as_f64() != Some(0.0),
+            Value::String(s) => !s.is_empty(),
+            _ => true,
+        };
+        if truthy {
+            return value;
+        }
+        if Instant::now() > deadline {
+            let state = js(
+                page,
+                "return location.hash + ' | ' + document.body.innerText.slice(0, 1500)",
+                vec![],
+            )
+            .await;
+            panic!("timed out waiting for {what}; page: {state}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until the element matching `css` has exactly `text` as its text.
+async fn wait_text(page: &Client, css: &str, text: &str) {
+    wait_for(
+        page,
+        &format!("{css} to read {text:?}"),
+        "const el = document.querySelector(arguments[0]); return !!el && el.textContent.trim() === arguments[1];",
+        vec![json!(css), json!(text)],
+    )
+    .await;
+}
+
+async fn find(page: &Client, css: &str) -> Element {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Ok(element) = page.find(Locator::Css(css)).await {
+            if element.is_displayed().await.unwrap_or(false) {
+                return element;
+            }
+        }
+        assert!(Instant::now() < deadline, "no visible {css}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn click(page: &Client, css: &str) {
+    find(page, css).await.click().await.expect("click");
+}
+
+async fn type_into(page: &Client, css: &str, text: &str) {
+    let element = find(page, css).await;
+    element.clear().await.expect("clear");
+    element.send_keys(text).await.expect("type");
+}
+
+/// Picks a file in an `<input type=file>` (hidden or not).
+async fn choose_file(page: &Client, css: &str, path: &Path) {
+    let element = page.find(Locator::Css(css)).await.expect("file input");
+    element
+        .send_keys(path.to_str().unwrap())
+        .await
+        .expect("choose file");
+}
+
+async fn open(page: &Client, url: &str) {
+    tokio::time::timeout(WAIT, page.goto(url))
+        .await
+        .expect("page load timed out")
+        .expect("page loads");
+    wait_for(
+        page,
+        "the app to start",
+        "return document.body.dataset.ready === 'true'",
+        vec![],
+    )
+    .await;
+}
+
+async fn reload(page: &Client) {
+    tokio::time::timeout(WAIT, page.refresh())
+        .await
+        .expect("reload timed out")
+        .expect("page reloads");
+    wait_for(
+        page,
+        "the app to start again",
+        "return document.body.dataset.ready === 'true'",
+        vec![],
+    )
+    .await;
+}
+
+async fn screenshot(page: &Client, name: &str) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot folder");
+    let png = tokio::time::timeout(WAIT, page.screenshot())
+        .await
+        .expect("screenshot timed out")
+        .expect("screenshot");
+    std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
+}
+
+async fn wait_live(page: &Client, what: &str) {
+    wait_for_within(
+        page,
+        what,
+        "return document.querySelector('#chat-status').dataset.status === 'live'",
+        vec![],
+        Duration::from_secs(40),
+    )
+    .await;
+}
+
+/// The texts of the messages on the page, in page order, with their ids.
+async fn messages(page: &Client) -> Vec<(i64, String)> {
+    let value = js(
+        page,
+        "return [...document.querySelectorAll('#messages > li')].map(li => [Number(li.dataset.id), li.querySelector('.text').textContent])",
+        vec![],
+    )
+    .await;
+    serde_json::from_value(value).expect("message list")
+}
+
+/// Waits until a message with exactly `text` is on the page; returns its id.
+async fn wait_message(page: &Client, text: &str) -> i64 {
+    wait_for(
+        page,
+        &format!("message {text:?}"),
+        "const li = [...document.querySelectorAll('#messages > li')].find(li => li.querySelector('.text').textContent === arguments[0]); return li ? Number(li.dataset.id) : null;",
+        vec![json!(text)],
+    )
+    .await
+    .as_i64()
+    .unwrap()
+}
+
+async fn send_message(page: &Client, text: &str) {
+    let input = find(page, "#composer-text").await;
+    input.send_keys(text).await.expect("type message");
+    input.send_keys(&Key::Enter).await.expect("press Enter");
+}
+
+/// No message twice, and ids in increasing order.
+fn assert_clean_history(list: &[(i64, String)]) {
+    let ids: Vec<i64> = list.iter().map(|(id, _)| *id).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(ids, sorted, "messages out of order or duplicated: {list:?}");
+}
+
+fn fixture_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+// ---- the test ------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_client_in_a_real_browser() {
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
+    let app = common::spawn_app().await;
+    tokio::time::timeout(SCENARIO_LIMIT, scenario(&mut driver, app))
+        .await
+        .expect("the browser scenario took longer than 5 minutes");
+}
+
+async fn scenario(driver: &mut Driver, app: TestApp) {
+    let base = app.base.clone();
+    let alice = driver.browser(1280, 860).await;
+
+    // Logged out: the room is readable, writing needs an account.
+    open(&alice, &format!("{base}/")).await;
+    wait_for(
+        &alice,
+        "the films room",
+        "return location.hash === '#/films' && !document.querySelector('#view-room').hidden",
+        vec![],
+    )
+    .await;
+    wait_text(&alice, "#chat-list .empty", "No chats here yet.").await;
+    assert!(find(&alice, "#guest-hint")
+        .await
+        .is_displayed()
+        .await
+        .unwrap());
+    // The stylesheet applied (CSP allows our own styles).
+    let tabs = js(
+        &alice,
+        "return getComputedStyle(document.querySelector('.tabs')).display",
+        vec![],
+    )
+    .await;
+    assert_eq!(tabs, "flex");
+
+    // Register through the form: first a server-side error next to its field.
+    click(&alice, "#login-link").await;
+    type_into(&alice, "#register-form [name=username]", "alice").await;
+    type_into(&alice, "#register-form [name=email]", "alice@example.com").await;
+    type_into(&alice, "#register-form [name=password]", "12345").await;
+    click(&alice, "#register-form button[type=submit]").await;
+    wait_for(
+        &alice,
+        "the password error",
+        "return document.querySelector('#register-form [data-for=password]').textContent.includes('too short')",
+        vec![],
+    )
+    .await;
+    screenshot(&alice, "01-register-errors").await;
+    type_into(&alice, "#register-form [name=password]", PASSWORD).await;
+    click(&alice, "#register-form button[type=submit]").await;
+    wait_text(&alice, "#me-name", "alice").await;
+    wait_for(
+        &alice,
+        "back in the room",
+        "return location.hash === '#/films'",
+        vec![],
+    )
+    .await;
+    let stored = js(
+        &alice,
+        "return [localStorage.getItem('chatd.access'), localStorage.getItem('chatd.refresh')]",
+        vec![],
+    )
+    .await;
+    assert!(stored[0].is_string() && stored[1].is_string(), "{stored}");
+
+    // Create a chat: validation errors by their fields, then with an image.
+    click(&alice, "#new-chat-toggle").await;
+    click(&alice, "#new-chat button[type=submit]").await;
+    wait_text(
+        &alice,
+        "#new-chat [data-for=title]",
+        "This field may not be blank.",
+    )
+    .await;
+    let title = "Dune <b>2</b>";
+    type_into(&alice, "#new-chat [name=title]", title).await;
+    type_into(
+        &alice,
+        "#new-chat [name=description]",
+        "Spice & sandworms <script>alert(2)</script>",
+    )
+    .await;
+    choose_file(
+        &alice,
+        "#new-chat [name=img]",
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"),
+    )
+    .await;
+    click(&alice, "#new-chat button[type=submit]").await;
+    wait_for(
+        &alice,
+        "the image error",
+        "return document.querySelector('#new-chat [data-for=img]').textContent.startsWith('Upload a valid image')",
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        js(
+            &alice,
+            "return document.querySelector('#new-chat [data-for=title]').textContent",
+            vec![]
+        )
+        .await,
+        ""
+    );
+    choose_file(&alice, "#new-chat [name=img]", &fixture_path("red.png")).await;
+    wait_for(
+        &alice,
+        "the image preview",
+        "const img = document.querySelector('#new-chat .preview'); return !img.hidden && img.src.startsWith('blob:') && img.complete && img.naturalWidth > 0",
+        vec![],
+    )
+    .await;
+    screenshot(&alice, "02-new-chat-form").await;
+    click(&alice, "#new-chat button[type=submit]").await;
+    let chat_id = wait_for(
+        &alice,
+        "the new chat in the list",
+        "const card = document.querySelector('#chat-list .chat-card'); return card && card.querySelector('.chat-name').textContent === arguments[0] ? Number(card.dataset.id) : null",
+        vec![json!(title)],
+    )
+    .await
+    .as_i64()
+    .unwrap();
+    // Titles and descriptions are text, never markup; the image loaded.
+    let card = js(
+        &alice,
+        "const card = document.querySelector('#chat-list .chat-card');
+         const img = card.querySelector('img.cover');
+         return {desc: card.querySelector('.desc').textContent, creator: card.querySelector('.creator').textContent,
+                 markup: card.querySelectorAll('b, script').length, src: img.src,
+                 loaded: img.complete && img.naturalWidth > 0}",
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        card["desc"], "Spice & sandworms <script>alert(2)</script>",
+        "{card}"
+    );
+    assert_eq!(card["creator"], "by alice");
+    assert_eq!(card["markup"], 0, "{card}");
+    assert!(
+        card["src"].as_str().unwrap().contains("/media/chat_img/"),
+        "{card}"
+    );
+    wait_for(
+        &alice,
+        "the chat image to load",
+        "const img = document.querySelector('#chat-list .chat-card img.cover'); return img.complete && img.naturalWidth > 0",
+        vec![],
+    )
+    .await;
+    screenshot(&alice, "03-room").await;
+
+    // A second title like the first: the server's non-field error is shown.
+    click(&alice, "#new-chat-toggle").await;
+    type_into(&alice, "#new-chat [name=title]", title).await;
+    click(&alice, "#new-chat button[type=submit]").await;
+    wait_text(
+        &alice,
+        "#new-chat [data-for=non_field_errors]",
+        "The fields room, title must make a unique set.",
+    )
+    .await;
+    click(&alice, "#new-chat [data-cancel]").await;
+
+    // Bob, logged out, opens a deep link: read-only and live.
+    let bob = driver.browser(1100, 800).await;
+    open(&bob, &format!("{base}/#/films/{chat_id}")).await;
+    wait_live(&bob, "bob's read-only socket").await;
+    wait_text(&bob, "#chat-title", title).await;
+    wait_text(&bob, "#chat-status", "Live · read-only").await;
+    assert!(find(&bob, "#guest-composer")
+        .await
+        .is_displayed()
+        .await
+        .unwrap());
+    assert!(!bob
+        .find(Locator::Css("#composer"))
+        .await
+        .unwrap()
+        .is_displayed()
+        .await
+        .unwrap());
+
+    // Alice opens the chat from the room list and writes.
+    click(&alice, "#chat-list .chat-card a.chat-link").await;
+    wait_live(&alice, "alice's socket").await;
+    wait_text(&alice, "#chat-online", "2 online").await;
+    send_message(&alice, "Hello Bob").await;
+    let hello_id = wait_message(&alice, "Hello Bob").await;
+    assert_eq!(wait_message(&bob, "Hello Bob").await, hello_id);
+    assert_eq!(
+        js(
+            &alice,
+            "return document.querySelector('#composer-text').value",
+            vec![]
+        )
+        .await,
+        ""
+    );
+    screenshot(&bob, "04-chat-guest").await;
+
+    // Bob logs in from the chat and comes back to it.
+    app.register("bob").await;
+    click(&bob, "#guest-composer a").await;
+    type_into(&bob, "#login-form [name=username]", "bob").await;
+    type_into(&bob, "#login-form [name=password]", "wrong password").await;
+    click(&bob, "#login-form button[type=submit]").await;
+    wait_text(
+        &bob,
+        "#login-form [data-for=non_field_errors]",
+        "No active account found with the given credentials",
+    )
+    .await;
+    type_into(&bob, "#login-form [name=password]", PASSWORD).await;
+    click(&bob, "#login-form button[type=submit]").await;
+    wait_for(
+        &bob,
+        "bob back in the chat",
+        "return location.hash === arguments[0]",
+        vec![json!(format!("#/films/{chat_id}"))],
+    )
+    .await;
+    wait_live(&bob, "bob's writing socket").await;
+    wait_text(&bob, "#chat-status", "Live").await;
+    wait_message(&bob, "Hello Bob").await;
+
+    // Live both ways.
+    send_message(&bob, "Hi Alice").await;
+    wait_message(&alice, "Hi Alice").await;
+    wait_message(&bob, "Hi Alice").await;
+
+    // HTML in a message is shown as text; nothing is injected or run.
+    let attack = "<img src=x onerror=alert(1)>";
+    send_message(&bob, attack).await;
+    for page in [&alice, &bob] {
+        wait_message(page, attack).await;
+        let injected = js(
+            page,
+            "return document.querySelectorAll('#messages .text *, img[src=\"x\"], img[src$=\"/x\"]').length",
+            vec![],
+        )
+        .await;
+        assert_eq!(injected, 0);
+        assert!(page.get_alert_text().await.is_err(), "an alert is open");
+    }
+
+    // Alice edits her message; Bob sees the new text and the mark.
+    click(
+        &alice,
+        &format!("#messages li[data-id='{hello_id}'] button.edit"),
+    )
+    .await;
+    let edit = find(
+        &alice,
+        &format!("#messages li[data-id='{hello_id}'] .edit-input"),
+    )
+    .await;
+    edit.clear().await.unwrap();
+    edit.send_keys("Hello Bob, edited").await.unwrap();
+    edit.send_keys(&Key::Enter).await.unwrap();
+    wait_text(
+        &bob,
+        &format!("#messages li[data-id='{hello_id}'] .text"),
+        "Hello Bob, edited",
+    )
+    .await;
+    wait_text(
+        &bob,
+        &format!("#messages li[data-id='{hello_id}'] .edited"),
+        "edited",
+    )
+    .await;
+    wait_text(
+        &alice,
+        &format!("#messages li[data-id='{hello_id}'] .text"),
+        "Hello Bob, edited",
+    )
+    .await;
+    // Only one's own messages can be edited.
+    let bob_buttons = js(
+        &bob,
+        "return document.querySelectorAll(`#messages li[data-id='${arguments[0]}'] button`).length",
+        vec![json!(hello_id)],
+    )
+    .await;
+    assert_eq!(bob_buttons, 0);
+    screenshot(&alice, "05-chat").await;
+
+    // Alice deletes it (two clicks); Bob sees it deleted.
+    let delete = format!("#messages li[data-id='{hello_id}'] button.danger");
+    click(&alice, &delete).await;
+    click(&alice, &delete).await;
+    wait_for(
+        &bob,
+        "the deleted message",
+        "const li = document.querySelector(`#messages li[data-id='${arguments[0]}']`); return li && li.classList.contains('deleted') && li.querySelector('.text').textContent === 'Message deleted'",
+        vec![json!(hello_id)],
+    )
+    .await;
+
+    // The server restarts; both pages reconnect and catch up on a message
+    // sent while they were away, exactly once.
+    let (carol, _) = {
+        app.register("carol").await;
+        app.login("carol").await
+    };
+    let (alice_access, _) = app.login("alice").await;
+    let addr = app.server.as_ref().unwrap().local_addr();
+    let TestApp {
+        mut server, dir, ..
+    } = app;
+    server
+        .take()
+        .unwrap()
+        .shutdown()
+        .await
+        .expect("clean shutdown");
+    for page in [&alice, &bob] {
+        wait_text(page, "#chat-status", "Reconnecting…").await;
+    }
+    screenshot(&alice, "06-reconnecting").await;
+    // Stay down past the pages' first retry (about 1 s after the close), so
+    // their next one (2 s later) comes after Carol's message is on disk.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut config = common::test_config(dir.path());
+    config.addr = addr;
+    let mut app = common::start(config, dir).await;
+    let missed = "sent while you were reconnecting";
+    let url = format!("ws://{addr}/chat/films/{chat_id}/?token={carol}");
+    let (mut socket, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
+        .await
+        .expect("connect timed out")
+        .expect("carol connects");
+    socket
+        .send(Message::text(
+            json!({"type": "message", "text": missed}).to_string(),
+        ))
+        .await
+        .unwrap();
+    // The echo means the message is committed. It must come before either
+    // page is back (a `presence` frame): then the pages can only get it
+    // from their reconnect's catch-up (`?after=`), not as a live frame.
+    let early: Vec<Value> = tokio::time::timeout(WAIT, async {
+        let mut seen = Vec::new();
+        while let Some(frame) = socket.next().await {
+            if let Ok(Message::Text(text)) = frame {
+                let frame: Value = serde_json::from_str(text.as_str()).unwrap();
+                if frame["type"] == "message" {
+                    return seen;
+                }
+                seen.push(frame);
+            }
+        }
+        panic!("carol's socket closed");
+    })
+    .await
+    .expect("carol's message echoed");
+    assert!(
+        early.iter().all(|frame| frame["type"] == "hello"),
+        "a page reconnected before the missed message was sent: {early:?}"
+    );
+    for page in [&alice, &bob] {
+        wait_live(page, "reconnect after the restart").await;
+        wait_message(page, missed).await;
+        let list = messages(page).await;
+        assert_clean_history(&list);
+        assert_eq!(
+            list.iter().filter(|(_, text)| text == missed).count(),
+            1,
+            "{list:?}"
+        );
+        assert_eq!(list.len(), 4, "{list:?}");
+    }
+    send_message(&alice, "back again").await;
+    wait_message(&bob, "back again").await;
+    let _ = socket.close(None).await;
+
+    // Bob's screen on a phone.
+    bob.set_window_size(390, 844).await.unwrap();
+    wait_for(
+        &bob,
+        "the narrow layout",
+        "return window.innerWidth <= 640",
+        vec![],
+    )
+    .await;
+    screenshot(&bob, "07-chat-phone").await;
+
+    // Alice sets an avatar; it shows in the header.
+    open(&alice, &format!("{base}/#/profile")).await;
+    wait_text(&alice, "#profile-name", "alice").await;
+    choose_file(
+        &alice,
+        "#avatar-form [name=avatar]",
+        &fixture_path("red.gif"),
+    )
+    .await;
+    wait_for(
+        &alice,
+        "the avatar preview",
+        "const img = document.querySelector('#avatar-form .preview'); return !img.hidden && img.complete && img.naturalWidth > 0",
+        vec![],
+    )
+    .await;
+    click(&alice, "#avatar-form button[type=submit]").await;
+    wait_for(
+        &alice,
+        "the avatar in the header",
+        "const img = document.querySelector('#me-avatar img'); return !!img && img.src.includes('/media/avatars/') && img.complete && img.naturalWidth > 0",
+        vec![],
+    )
+    .await;
+    screenshot(&alice, "08-profile").await;
+
+    // Alice edits her chat's description; Bob, in the chat, sees it.
+    click(&alice, ".tabs a[data-room=films]").await;
+    let card = format!("#chat-list li[data-id='{chat_id}']");
+    click(&alice, &format!("{card} .chat-actions button.quiet")).await;
+    type_into(&alice, &format!("{card} textarea"), "Now about the books").await;
+    choose_file(
+        &alice,
+        &format!("{card} input[type=file]"),
+        &fixture_path("red.jpg"),
+    )
+    .await;
+    click(&alice, &format!("{card} button[type=submit]")).await;
+    wait_text(&alice, &format!("{card} .desc"), "Now about the books").await;
+    wait_text(&bob, "#chat-desc", "Now about the books").await;
+    wait_for(
+        &bob,
+        "the new chat image",
+        "return document.querySelector('#chat-img').src.endsWith('.jpg')",
+        vec![],
+    )
+    .await;
+
+    // Paging: over 100 chats in a room.
+    for n in 1..=101 {
+        let (status, body) = app
+            .create_chat(
+                &alice_access,
+                &[("title", &format!("Game {n:03}")), ("room", "games")],
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    click(&alice, ".tabs a[data-room=games]").await;
+    wait_text(&alice, "#page-info", "Page 1 of 2").await;
+    assert_eq!(
+        js(
+            &alice,
+            "return document.querySelectorAll('#chat-list .chat-card').length",
+            vec![]
+        )
+        .await,
+        100
+    );
+    assert_eq!(
+        js(
+            &alice,
+            "return document.querySelector('#prev-page').disabled",
+            vec![]
+        )
+        .await,
+        true
+    );
+    click(&alice, "#next-page").await;
+    wait_text(&alice, "#page-info", "Page 2 of 2").await;
+    wait_text(&alice, "#chat-list .chat-card .chat-name", "Game 101").await;
+    screenshot(&alice, "09-paging").await;
+    click(&alice, "#prev-page").await;
+    wait_text(&alice, "#page-info", "Page 1 of 2").await;
+    wait_text(&alice, "#chat-list .chat-card .chat-name", "Game 001").await;
+
+    // Alice deletes her films chat; Bob's open chat says so.
+    click(&alice, ".tabs a[data-room=films]").await;
+    let delete = format!("{card} .chat-actions button.danger");
+    click(&alice, &delete).await;
+    click(&alice, &delete).await;
+    wait_text(&alice, "#chat-list .empty", "No chats here yet.").await;
+    wait_text(&bob, "#chat-status", "Chat deleted").await;
+
+    // An access token about to expire is refreshed ahead of time; a bad one
+    // is refreshed when the server refuses it.
+    // (A copy of a real token with an earlier expiry, signed with the
+    // test secret.)
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let tokens = Tokens::new(
+        common::SECRET,
+        Duration::from_secs(60),
+        Duration::from_secs(60),
+    );
+    let mut claims = tokens
+        .decode(&alice_access, TokenType::Access)
+        .expect("alice's token");
+    claims.iat = now - 100;
+    claims.exp = now + 20;
+    claims.jti = "browser-test".into();
+    let expiring = tokens.encode(&claims).unwrap();
+    js(
+        &alice,
+        "localStorage.setItem('chatd.access', arguments[0])",
+        vec![json!(expiring)],
+    )
+    .await;
+    reload(&alice).await;
+    wait_for(
+        &alice,
+        "a refreshed access token",
+        "const t = localStorage.getItem('chatd.access'); return t !== arguments[0] && JSON.parse(atob(t.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).exp > Date.now() / 1000 + 3600",
+        vec![json!(expiring)],
+    )
+    .await;
+    js(
+        &alice,
+        "localStorage.setItem('chatd.access', 'not-a-token')",
+        vec![],
+    )
+    .await;
+    reload(&alice).await;
+    wait_text(&alice, "#me-name", "alice").await;
+    wait_for(
+        &alice,
+        "a good token after a refused one",
+        "return localStorage.getItem('chatd.access').split('.').length === 3",
+        vec![],
+    )
+    .await;
+
+    // Logging out forgets the tokens.
+    click(&alice, "#logout").await;
+    wait_for(
+        &alice,
+        "logged out",
+        "return !document.querySelector('#login-link').hidden && localStorage.getItem('chatd.access') === null && localStorage.getItem('chatd.refresh') === null",
+        vec![],
+    )
+    .await;
+
+    // The phone-sized room list.
+    alice.set_window_size(390, 844).await.unwrap();
+    click(&alice, ".tabs a[data-room=games]").await;
+    wait_text(&alice, "#page-info", "Page 1 of 2").await;
+    screenshot(&alice, "10-room-phone").await;
+
+    let _ = alice.close().await;
+    let _ = bob.close().await;
+    if let Some(server) = app.server.take() {
+        let _ = server.shutdown().await;
+    }
+}
+
+/// The page and its assets: types, caching and security headers. No browser.
+#[tokio::test]
+async fn page_and_assets_headers() {
+    let app = common::spawn_app().await;
+    let page = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let headers = page.headers().clone();
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name}"))
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(header("content-type"), "text/html; charset=utf-8");
+    assert_eq!(header("cache-control"), "no-cache");
+    assert_eq!(header("x-content-type-options"), "nosniff");
+    let csp = header("content-security-policy");
+    let host = app.base.trim_start_matches("http://");
+    for part in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        &format!("connect-src 'self' ws://{host} wss://{host}"),
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(part), "{part} missing from {csp}");
+    }
+    let etag = header("etag");
+    let body = page.text().await.unwrap();
+    assert!(body.contains("<title>chatd</title>"));
+
+    // Revalidation.
+    let again = app
+        .client
+        .get(app.url("/"))
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+
+    // Assets are linked by version and cached for long under that version.
+    for (name, content_type) in [
+        ("app.js", "text/javascript; charset=utf-8"),
+        ("style.css", "text/css; charset=utf-8"),
+        ("icon.svg", "image/svg+xml"),
+    ] {
+        let start = body
+            .find(&format!("/static/{name}?v="))
+            .unwrap_or_else(|| panic!("{name} not linked"));
+        let link = &body[start..];
+        let link = &link[..link.find('"').unwrap()];
+        let asset = app.client.get(app.url(link)).send().await.unwrap();
+        assert_eq!(asset.status(), 200, "{link}");
+        assert_eq!(asset.headers()["content-type"], content_type);
+        assert_eq!(asset.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(
+            asset.headers()["cache-control"],
+            "public, max-age=31536000, immutable"
+        );
+        let unversioned = app
+            .client
+            .get(app.url(&format!("/static/{name}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(unversioned.headers()["cache-control"], "no-cache");
+    }
+    let missing = app
+        .client
+        .get(app.url("/static/nope.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let post = app.client.post(app.url("/")).send().await.unwrap();
+    assert_eq!(post.status(), 405);
+    // The API's 404 is unchanged.
+    let unknown = app.client.get(app.url("/nope/")).send().await.unwrap();
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(unknown.headers()["content-type"], "application/json");
+}

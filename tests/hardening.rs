@@ -1,0 +1,256 @@
+//! Abuse limits and browser-facing safety: throttling by client address,
+//! security headers, CORS, and the metrics endpoint.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+async fn bad_login(app: &TestApp, forwarded_for: Option<&str>) -> reqwest::Response {
+    let mut request = app
+        .client
+        .post(app.url("/api/token/"))
+        .form(&[("username", "nobody"), ("password", "wrong password")]);
+    if let Some(ip) = forwarded_for {
+        request = request.header("X-Forwarded-For", ip);
+    }
+    request.send().await.unwrap()
+}
+
+/// Five attempts at once, then one every 100 s: no refill during a test.
+fn strict(config: &mut chatd::Config) {
+    config.login_rate = chatd::throttle::Rate {
+        burst: 5.0,
+        per_sec: 0.01,
+    };
+}
+
+#[tokio::test]
+async fn the_default_limits_let_a_test_suite_log_in_dozens_of_times() {
+    let app = spawn_app().await;
+    for _ in 0..40 {
+        assert_eq!(bad_login(&app, None).await.status(), 401);
+    }
+}
+
+#[tokio::test]
+async fn logins_are_throttled_per_address_with_retry_after() {
+    let app = spawn_app_with(strict).await;
+    for _ in 0..5 {
+        assert_eq!(bad_login(&app, None).await.status(), 401);
+    }
+    let response = bad_login(&app, None).await;
+    assert_eq!(response.status(), 429);
+    assert_eq!(response.headers()["retry-after"], "100");
+    assert_eq!(
+        json_of(response).await.1,
+        json!({"detail": "Request was throttled. Expected available in 100 seconds."})
+    );
+    // X-Forwarded-For is ignored unless the proxy is trusted.
+    assert_eq!(bad_login(&app, Some("203.0.113.9")).await.status(), 429);
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit() {
+    let app = spawn_app_with(|c| {
+        strict(c);
+        c.trust_proxy = true;
+    })
+    .await;
+    for _ in 0..5 {
+        assert_eq!(bad_login(&app, Some("203.0.113.1")).await.status(), 401);
+    }
+    assert_eq!(bad_login(&app, Some("203.0.113.1")).await.status(), 429);
+    assert_eq!(bad_login(&app, Some("203.0.113.2")).await.status(), 401);
+}
+
+#[tokio::test]
+async fn rate_limit_off_never_throttles() {
+    let app = spawn_app_with(|c| {
+        strict(c);
+        c.rate_limit = false;
+    })
+    .await;
+    for _ in 0..10 {
+        assert_eq!(bad_login(&app, None).await.status(), 401);
+    }
+}
+
+#[tokio::test]
+async fn every_answer_carries_security_headers() {
+    let app = spawn_app().await;
+    for path in [
+        "/api/chat/films/",
+        "/nope/",
+        "/media/chat_img/default.jpg",
+        "/healthz",
+    ] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        assert!(
+            headers["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("frame-ancestors 'none'"),
+            "{path}"
+        );
+    }
+    // Uploaded files can never run as a page.
+    let response = app
+        .client
+        .get(app.url("/media/chat_img/default.jpg"))
+        .send()
+        .await
+        .unwrap();
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap();
+    assert!(
+        csp.contains("sandbox") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
+}
+
+#[tokio::test]
+async fn cors_allows_only_configured_origins() {
+    let app = spawn_app_with(|c| c.cors_origins = vec!["https://app.example.org".into()]).await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/api/chat/"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .header(
+                "Access-Control-Request-Headers",
+                "authorization, content-type",
+            )
+            .send()
+    };
+    let allowed = preflight("https://app.example.org").await.unwrap();
+    assert_eq!(allowed.status(), 204);
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://app.example.org"
+    );
+    assert!(allowed.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .contains("Authorization"));
+    let refused = preflight("https://evil.example").await.unwrap();
+    assert!(refused
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+
+    let simple = app
+        .client
+        .get(app.url("/api/chat/films/"))
+        .header("Origin", "https://app.example.org")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        simple.headers()["access-control-allow-origin"],
+        "https://app.example.org"
+    );
+    // By default no other origin is allowed.
+    let default = spawn_app().await;
+    let response = default
+        .client
+        .get(default.url("/api/chat/films/"))
+        .header("Origin", "https://app.example.org")
+        .send()
+        .await
+        .unwrap();
+    assert!(response
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+}
+
+#[tokio::test]
+async fn metrics_are_off_or_behind_a_token() {
+    let off = spawn_app().await;
+    let response = off.client.get(off.url("/metrics")).send().await.unwrap();
+    assert_eq!(
+        json_of(response).await,
+        (404, json!({"detail": "Not found."}))
+    );
+
+    let app = spawn_app_with(|c| c.metrics_token = Some("scrape-me".into())).await;
+    let token = app.user("counted").await;
+    let (status, _) = app
+        .create_chat(&token, &[("title", "Counted"), ("room", "films")])
+        .await;
+    assert_eq!(status, 200);
+    app.client
+        .get(app.url("/api/chat/films/"))
+        .send()
+        .await
+        .unwrap();
+    let (status, _) = json_of(app.client.get(app.url("/metrics")).send().await.unwrap()).await;
+    assert_eq!(status, 401);
+    let (status, _) = json_of(
+        app.client
+            .get(app.url("/metrics"))
+            .bearer_auth("wrong")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 401);
+
+    // One socket open, one message persisted.
+    let url = format!(
+        "ws://{}/chat/films/1/?token={token}",
+        app.base.trim_start_matches("http://")
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    use futures_util::{SinkExt, StreamExt};
+    socket
+        .send(tokio_tungstenite::tungstenite::Message::text(
+            r#"{"type":"message","text":"count me"}"#,
+        ))
+        .await
+        .unwrap();
+    let mut seen_message = false;
+    while !seen_message {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(5), socket.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        seen_message = frame.to_text().unwrap().contains(r#""type":"message""#);
+    }
+
+    let response = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth("scrape-me")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let text = response.text().await.unwrap();
+    for line in [
+        "chatd_http_requests_total{route=\"/api/chat/\",status=\"200\"} 1",
+        "chatd_http_requests_total{route=\"/api/chat/:room/\",status=\"200\"} 1",
+        "chatd_http_requests_total{route=\"/api/register/\",status=\"201\"} 1",
+        "chatd_open_sockets 1",
+        "chatd_chats_with_sockets 1",
+        "chatd_messages_persisted_total 1",
+        "chatd_writer_batch_size_count 1",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+}
