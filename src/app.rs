@@ -24,6 +24,8 @@ pub struct App {
     pub db: Db,
     pub media: Media,
     pub tokens: Tokens,
+    /// The thread that runs argon2 (see [`auth::Hasher`]).
+    pub hasher: auth::Hasher,
     /// Open WebSockets by chat.
     pub hub: Arc<Hub>,
     /// The one writer of messages (group commit).
@@ -58,6 +60,7 @@ impl App {
             db,
             media,
             tokens,
+            hasher: auth::Hasher::start()?,
             hub,
             writer,
             metrics,

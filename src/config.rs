@@ -278,7 +278,7 @@ pub struct ServeArgs {
     #[arg(long, env = "CHATD_WS_BURST", default_value_t = 30)]
     pub ws_burst: u32,
     /// Throttle register, login and refresh per client address (off for load tests).
-    #[arg(long, env = "CHATD_RATE_LIMIT", default_value = "on", value_parser = parse_on_off)]
+    #[arg(long, env = "CHATD_RATE_LIMIT", default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set)]
     pub rate_limit: bool,
     /// Behind a reverse proxy: take the client address from X-Forwarded-For.
     #[arg(long, env = "CHATD_TRUST_PROXY")]
@@ -436,6 +436,30 @@ mod tests {
         assert_eq!(config.data_dir, PathBuf::from("./chatd-data"));
         assert_eq!(config.max_upload_bytes, 5 * 1024 * 1024);
         assert!(!config.remove_data_on_exit);
+    }
+
+    #[test]
+    fn rate_limit_takes_on_or_off() {
+        let config = |args: &[&str]| {
+            Cli::try_parse_from(args)
+                .expect("parses")
+                .into_serve_args()
+                .into_config()
+                .unwrap()
+        };
+        assert!(config(&["chatd"]).rate_limit);
+        assert!(!config(&["chatd", "--rate-limit", "off"]).rate_limit);
+        assert!(config(&["chatd", "--rate-limit", "on"]).rate_limit);
+        assert!(Cli::try_parse_from(["chatd", "--rate-limit", "sometimes"]).is_err());
+        let cors = config(&[
+            "chatd",
+            "--cors-origin",
+            "https://a.example/,https://b.example",
+        ]);
+        assert_eq!(
+            cors.cors_origins,
+            ["https://a.example", "https://b.example"]
+        );
     }
 
     #[test]

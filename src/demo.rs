@@ -12,7 +12,6 @@ use std::time::Duration;
 use rusqlite::{params, Connection};
 
 use crate::app::App;
-use crate::auth;
 use crate::media::ImageKind;
 use crate::rooms::Room;
 use crate::storage::chats::{self, NewChat};
@@ -180,7 +179,7 @@ pub fn seed(app: &App) -> anyhow::Result<Seeded> {
         let user = match users::find_by_login(&conn, name)? {
             Some(user) => user,
             None => {
-                let hash = auth::hash_password(&password(name))?;
+                let hash = app.hasher.hash_blocking(&password(name))?;
                 seeded.users += 1;
                 match users::insert(&conn, name, &format!("{name}@example.com"), &hash) {
                     Ok(user) => user,

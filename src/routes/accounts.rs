@@ -7,7 +7,7 @@ use warp::reply::Response;
 use warp::Filter;
 
 use super::{other_method, respond, Req, ReqFilter};
-use crate::auth::{self, TokenType};
+use crate::auth::TokenType;
 use crate::body::Form;
 use crate::error::{ApiError, FieldErrors};
 use crate::models::{avatar_url, UserView};
@@ -70,10 +70,7 @@ async fn register(mut req: Req) -> Result<Response, ApiError> {
         Err(errors) => return Err(with_taken_names(&req, &form, errors).await?.into()),
     };
     let password = registration.password.clone();
-    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
+    let hash = req.app.hasher.hash(password).await?;
     let user = req
         .app
         .db
@@ -147,18 +144,13 @@ async fn token(mut req: Req) -> Result<Response, ApiError> {
         .db
         .run(move |conn| Ok(users::find_by_login(conn, &login)?))
         .await?;
-    let user = tokio::task::spawn_blocking(move || {
-        // Verify against a dummy hash when there is no such user, so both
-        // cases take the same time.
-        let hash = user
-            .as_ref()
-            .map_or(auth::dummy_hash(), |u| u.password_hash.as_str());
-        let matches = auth::verify_password(&password, hash);
-        user.filter(|_| matches)
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .ok_or_else(ApiError::bad_credentials)?;
+    // With no such user this verifies against a dummy hash, so both cases
+    // take the same time.
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    let matches = req.app.hasher.verify(password, hash).await?;
+    let user = user
+        .filter(|_| matches)
+        .ok_or_else(ApiError::bad_credentials)?;
     let tokens = &req.app.tokens;
     Ok(reply::ok(&TokenPair {
         refresh: tokens.issue(TokenType::Refresh, user.id, user.token_version)?,
