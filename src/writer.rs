@@ -203,7 +203,8 @@ enum Done {
 
 fn commit_batch(conn: &mut Connection, batch: &mut Vec<Op>, hub: &Hub, metrics: &Metrics) {
     let applied = (|| -> rusqlite::Result<Vec<Result<Done, WriteError>>> {
-        let tx = conn.transaction()?;
+        // Edits and deletes read before they write.
+        let tx = storage::write_transaction(conn)?;
         let mut outcomes = Vec::with_capacity(batch.len());
         for op in batch.iter() {
             outcomes.push(apply(&tx, op)?);

@@ -13,6 +13,7 @@ pub mod health;
 pub mod media;
 pub mod messages;
 pub mod metrics;
+pub mod openapi;
 pub mod web;
 pub mod ws;
 
@@ -152,6 +153,8 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .or(ws::routes(req.clone()))
         .unify()
         .or(media::routes(req.clone()))
+        .unify()
+        .or(openapi::routes(req.clone()))
         .unify()
         .or(web::routes(req))
         .unify()

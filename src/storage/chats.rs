@@ -111,7 +111,7 @@ pub fn update(
     id: i64,
     change: &ChatChange,
 ) -> rusqlite::Result<Option<(Chat, Option<String>)>> {
-    let tx = conn.transaction()?;
+    let tx = super::write_transaction(conn)?;
     let Some(before) = get(&tx, room, id)? else {
         return Ok(None);
     };
@@ -138,7 +138,7 @@ pub fn delete(
     room: Room,
     id: i64,
 ) -> rusqlite::Result<Option<Option<String>>> {
-    let tx = conn.transaction()?;
+    let tx = super::write_transaction(conn)?;
     let img: Option<Option<String>> = tx
         .query_row(
             "SELECT img FROM chats WHERE id = ?1 AND room = ?2",

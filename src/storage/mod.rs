@@ -82,6 +82,15 @@ pub fn connect(path: &Path) -> anyhow::Result<Connection> {
     Ok(conn)
 }
 
+/// A transaction that takes the write lock when it begins (waiting for it
+/// up to the busy timeout), for writes that read first: a deferred one
+/// would read from a snapshot, and if another connection committed before
+/// its first write, SQLite fails it with `SQLITE_BUSY` at once rather than
+/// let it wait.
+pub fn write_transaction(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+}
+
 /// True when `error` is a FOREIGN KEY constraint violation.
 pub fn is_foreign_key_violation(error: &rusqlite::Error) -> bool {
     matches!(

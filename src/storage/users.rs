@@ -133,7 +133,7 @@ pub fn set_avatar(
     id: i64,
     avatar: Option<&str>,
 ) -> rusqlite::Result<Option<String>> {
-    let tx = conn.transaction()?;
+    let tx = super::write_transaction(conn)?;
     let old: Option<String> =
         tx.query_row("SELECT avatar FROM users WHERE id = ?1", [id], |row| {
             row.get(0)
@@ -157,7 +157,7 @@ pub struct Deleted {
 /// Deletes a user with their chats and messages (the schema cascades).
 /// `Ok(None)` when there was no such user.
 pub fn delete(conn: &mut Connection, id: i64) -> rusqlite::Result<Option<Deleted>> {
-    let tx = conn.transaction()?;
+    let tx = super::write_transaction(conn)?;
     let Some(avatar) = tx
         .query_row("SELECT avatar FROM users WHERE id = ?1", [id], |row| {
             row.get::<_, Option<String>>(0)
