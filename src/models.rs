@@ -75,29 +75,29 @@ pub struct Page<T> {
 
 /// A chat message as the API and the WebSocket frames show it.
 #[derive(Debug, Serialize)]
-pub struct MessageView<'a> {
+pub struct MessageView {
     pub id: i64,
     pub chat: i64,
     pub user: i64,
-    pub user_name: &'a str,
+    pub user_name: String,
     pub user_avatar: Option<String>,
-    pub text: &'a str,
-    pub timestamp: &'a str,
-    pub edited: Option<&'a str>,
+    pub text: String,
+    pub timestamp: String,
+    pub edited: Option<String>,
     pub is_deleted: bool,
 }
 
-impl<'a> MessageView<'a> {
-    pub fn new(message: &'a Message, base: &str) -> MessageView<'a> {
+impl MessageView {
+    pub fn new(message: Message, base: &str) -> MessageView {
         MessageView {
+            user_avatar: avatar_url(message.user_avatar.as_deref(), base),
             id: message.id,
             chat: message.chat_id,
             user: message.user_id,
-            user_name: &message.user_name,
-            user_avatar: avatar_url(message.user_avatar.as_deref(), base),
-            text: &message.text,
-            timestamp: &message.created_at,
-            edited: message.edited_at.as_deref(),
+            user_name: message.user_name,
+            text: message.text,
+            timestamp: message.created_at,
+            edited: message.edited_at,
             is_deleted: message.is_deleted,
         }
     }

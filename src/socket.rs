@@ -163,7 +163,7 @@ async fn hello(
         chat: ChatView,
         user: Option<&'a str>,
         online: usize,
-        messages: Vec<MessageView<'a>>,
+        messages: Vec<MessageView>,
     }
     let hello = frame(&Hello {
         kind: "hello",
@@ -171,7 +171,7 @@ async fn hello(
         user: session.user.as_ref().map(|u| u.username.as_str()),
         online,
         messages: history
-            .iter()
+            .into_iter()
             .map(|m| MessageView::new(m, &session.base))
             .collect(),
     });

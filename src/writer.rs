@@ -313,7 +313,7 @@ fn finish(op: Op, outcome: Result<Done, WriteError>, hub: &Hub) {
             hub.broadcast(message.chat_id, Some(message.id), |base| {
                 frame(&MessageFrame {
                     kind: "message",
-                    message: MessageView::new(&message, base),
+                    message: MessageView::new(message.clone(), base),
                     nonce: Some(nonce.unwrap_or(&serde_json::Value::Null)),
                 })
             });
@@ -327,7 +327,7 @@ fn finish(op: Op, outcome: Result<Done, WriteError>, hub: &Hub) {
             hub.broadcast(message.chat_id, None, |base| {
                 frame(&MessageFrame {
                     kind,
-                    message: MessageView::new(&message, base),
+                    message: MessageView::new(message.clone(), base),
                     nonce: None,
                 })
             });
@@ -373,7 +373,7 @@ fn send_error(peer: &Peer, refusal: &WriteError) {
 struct MessageFrame<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
-    message: MessageView<'a>,
+    message: MessageView,
     #[serde(skip_serializing_if = "Option::is_none")]
     nonce: Option<&'a serde_json::Value>,
 }

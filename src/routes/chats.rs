@@ -5,10 +5,9 @@ use warp::http::Method;
 use warp::reply::Response;
 use warp::Filter;
 
-use super::{other_method, respond, Req, ReqFilter};
+use super::{other_method, paged, respond, Req, ReqFilter};
 use crate::error::{ApiError, FieldErrors};
-use crate::models::{ChatView, Page};
-use crate::pagination::{self, PageRequest};
+use crate::models::ChatView;
 use crate::reply;
 use crate::rooms::Room;
 use crate::rules::{self, ImageInput};
@@ -114,29 +113,13 @@ async fn create(mut req: Req, user: User, room: Option<Room>) -> Result<Response
 }
 
 async fn list(room: Room, req: Req) -> Result<Response, ApiError> {
-    let query = pagination::query_pairs(&req.query);
-    let page_param = pagination::query_value(&query, "page").map(str::to_string);
-    let (count, page, rows) = req
-        .app
-        .db
-        .run(move |conn| {
-            let count = chats::count(conn, room)?;
-            let page = PageRequest::new(page_param.as_deref(), count)?;
-            let rows = chats::list(conn, room, page.offset(), pagination::PAGE_SIZE)?;
-            Ok((count, page, rows))
-        })
-        .await?;
-    let base = req.base_url();
-    let (next, previous) = pagination::links(page, &format!("{base}{}", req.path), &query);
-    Ok(reply::ok(&Page {
-        count,
-        next,
-        previous,
-        results: rows
-            .into_iter()
-            .map(|chat| ChatView::new(chat, &base))
-            .collect(),
-    }))
+    paged(
+        &req,
+        move |conn| chats::count(conn, room),
+        move |conn, offset, limit| chats::list(conn, room, offset, limit),
+        ChatView::new,
+    )
+    .await
 }
 
 async fn get(room: Room, id: i64, req: Req) -> Result<Response, ApiError> {

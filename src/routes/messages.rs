@@ -8,10 +8,10 @@ use warp::reply::Response;
 use warp::Filter;
 
 use super::chats::path_room;
-use super::{other_method, respond, Req, ReqFilter};
+use super::{other_method, paged, respond, Req, ReqFilter};
 use crate::error::{ApiError, FieldErrors};
-use crate::models::{MessageView, Page};
-use crate::pagination::{self, PageRequest};
+use crate::models::MessageView;
+use crate::pagination;
 use crate::reply;
 use crate::rooms::Room;
 use crate::rules::{self, TextRule};
@@ -51,31 +51,19 @@ async fn history(room: String, chat_id: i64, req: Req) -> Result<Response, ApiEr
     let room = path_room(&room)?;
     check_chat(&req, room, chat_id).await?;
     let query = pagination::query_pairs(&req.query);
-    let page_param = pagination::query_value(&query, "page").map(str::to_string);
     let after = match pagination::query_value(&query, "after") {
         Some(after) => after
             .parse::<i64>()
             .map_err(|_| ApiError::field("after", "A valid integer is required."))?,
         None => 0,
     };
-    let (count, page, rows) = req
-        .app
-        .db
-        .run(move |conn| {
-            let count = messages::count(conn, chat_id, after)?;
-            let page = PageRequest::new(page_param.as_deref(), count)?;
-            let rows = messages::page(conn, chat_id, after, page.offset(), pagination::PAGE_SIZE)?;
-            Ok((count, page, rows))
-        })
-        .await?;
-    let base = req.base_url();
-    let (next, previous) = pagination::links(page, &format!("{base}{}", req.path), &query);
-    Ok(reply::ok(&Page {
-        count,
-        next,
-        previous,
-        results: rows.iter().map(|m| MessageView::new(m, &base)).collect(),
-    }))
+    paged(
+        &req,
+        move |conn| messages::count(conn, chat_id, after),
+        move |conn, offset, limit| messages::page(conn, chat_id, after, offset, limit),
+        MessageView::new,
+    )
+    .await
 }
 
 async fn message(room: String, chat_id: i64, id: i64, mut req: Req) -> Result<Response, ApiError> {
@@ -84,7 +72,7 @@ async fn message(room: String, chat_id: i64, id: i64, mut req: Req) -> Result<Re
             let room = path_room(&room)?;
             check_chat(&req, room, chat_id).await?;
             let message = find(&req, chat_id, id, true).await?;
-            return Ok(reply::ok(&MessageView::new(&message, &req.base_url())));
+            return Ok(reply::ok(&MessageView::new(message, &req.base_url())));
         }
         Method::PATCH => true,
         Method::DELETE => false,
@@ -113,7 +101,7 @@ async fn message(room: String, chat_id: i64, id: i64, mut req: Req) -> Result<Re
         req.app.writer.delete(chat_id, id, user.id).await?;
         return Ok(reply::no_content());
     };
-    Ok(reply::ok(&MessageView::new(&changed, &req.base_url())))
+    Ok(reply::ok(&MessageView::new(changed, &req.base_url())))
 }
 
 /// Message `id` of chat `chat_id`; a deleted one only if `deleted_too`.

@@ -163,6 +163,44 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
+/// A DRF page of a list: counts and loads the requested `?page=` in one
+/// database call (`count`, then `load(offset, limit)`), then renders each
+/// row with `view` and links `next` / `previous` absolutely.
+pub async fn paged<T, V>(
+    req: &Req,
+    count: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<u64> + Send + 'static,
+    load: impl FnOnce(&rusqlite::Connection, u64, u64) -> rusqlite::Result<Vec<T>> + Send + 'static,
+    view: impl Fn(T, &str) -> V,
+) -> Result<Response, ApiError>
+where
+    T: Send + 'static,
+    V: serde::Serialize,
+{
+    let query = crate::pagination::query_pairs(&req.query);
+    let page_param = crate::pagination::query_value(&query, "page").map(str::to_string);
+    let (count, page, rows) = req
+        .app
+        .db
+        .run(move |conn| {
+            let count = count(conn)?;
+            let page = crate::pagination::PageRequest::new(page_param.as_deref(), count)?;
+            let rows = load(conn, page.offset(), crate::pagination::PAGE_SIZE)?;
+            Ok((count, page, rows))
+        })
+        .await?;
+    let base = req.base_url();
+    let (next, previous) = crate::pagination::links(page, &format!("{base}{}", req.path), &query);
+    Ok(crate::reply::ok(&crate::models::Page {
+        count,
+        next,
+        previous,
+        results: rows
+            .into_iter()
+            .map(|row| view(row, &base))
+            .collect::<Vec<V>>(),
+    }))
+}
+
 /// Renders a handler's result.
 pub fn respond(result: Result<Response, ApiError>) -> Response {
     result.unwrap_or_else(ApiError::into_response)
