@@ -15,7 +15,7 @@ use crate::media::Media;
 use crate::metrics::Metrics;
 use crate::storage::users::{self, User};
 use crate::storage::Db;
-use crate::throttle::Limiter;
+use crate::throttle::{Limiter, PerAddress};
 use crate::writer::Writer;
 
 /// Shared state of one running server.
@@ -35,6 +35,8 @@ pub struct App {
     /// Per-address throttles of register and of login/refresh.
     pub register_limiter: Limiter,
     pub login_limiter: Limiter,
+    /// Open WebSockets per client address.
+    pub sockets_per_ip: Arc<PerAddress>,
 }
 
 impl App {
@@ -54,6 +56,7 @@ impl App {
         let hub = Arc::new(Hub::new(config.ws.max_sockets));
         let metrics = Arc::new(Metrics::default());
         let config_rates = (config.register_rate, config.login_rate);
+        let sockets_per_ip = Arc::new(PerAddress::new(config.ws.max_sockets_per_ip));
         let writer = Writer::start(&config.db_path(), hub.clone(), metrics.clone())?;
         Ok(Arc::new(App {
             config,
@@ -66,6 +69,7 @@ impl App {
             metrics,
             register_limiter: Limiter::new(config_rates.0),
             login_limiter: Limiter::new(config_rates.1),
+            sockets_per_ip,
         }))
     }
 

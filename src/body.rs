@@ -19,6 +19,14 @@ pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, warp::Error>> + Se
 /// multipart body. Far above any field's own limit (2,000 characters).
 pub const MAX_TEXT_BODY: usize = 64 * 1024;
 
+/// Most fields one body may have (Django's own limit is 1,000; no request of
+/// this API has more than five).
+pub const MAX_FIELDS: usize = 200;
+
+fn too_many_fields() -> ApiError {
+    ApiError::parse_error(format!("Too many fields: at most {MAX_FIELDS}."))
+}
+
 /// How much of an oversized body is read and thrown away before answering
 /// 413, so that the client sees the answer instead of a reset connection.
 const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
@@ -133,6 +141,9 @@ pub fn parse_json(bytes: &[u8]) -> Result<Form, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::parse_error(format!("JSON parse error - {e}")))?;
     let object = match value {
+        serde_json::Value::Object(object) if object.len() > MAX_FIELDS => {
+            return Err(too_many_fields())
+        }
         serde_json::Value::Object(object) => object,
         other => {
             let kind = match other {
@@ -165,6 +176,9 @@ pub fn parse_json(bytes: &[u8]) -> Result<Form, ApiError> {
 pub fn parse_urlencoded(bytes: &[u8]) -> Result<Form, ApiError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(bytes)
         .map_err(|e| ApiError::parse_error(format!("Form parse error - {e}")))?;
+    if pairs.len() > MAX_FIELDS {
+        return Err(too_many_fields());
+    }
     let mut form = Form::default();
     for (name, value) in pairs {
         form.insert(name, Value::Text(value));
@@ -190,7 +204,12 @@ async fn read_multipart(
     let mut multipart = multer::Multipart::new(body, boundary);
     let mut form = Form::default();
     let result: Result<(), ApiError> = async {
+        let mut fields = 0;
         while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+            fields += 1;
+            if fields > MAX_FIELDS {
+                return Err(too_many_fields());
+            }
             let name = field.name().unwrap_or_default().to_string();
             let filename = field.file_name().map(str::to_string);
             let limit = if filename.is_some() {

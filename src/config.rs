@@ -68,6 +68,8 @@ pub enum Seed {
 pub struct WsLimits {
     /// Open sockets at most, over all chats.
     pub max_sockets: usize,
+    /// Open sockets at most from one client address.
+    pub max_sockets_per_ip: usize,
     /// Longest message text, in characters (after trimming).
     pub max_text_chars: usize,
     /// Largest frame a client may send, in bytes; larger closes with 1009.
@@ -86,6 +88,7 @@ impl Default for WsLimits {
     fn default() -> WsLimits {
         WsLimits {
             max_sockets: 50_000,
+            max_sockets_per_ip: 100,
             max_text_chars: 2000,
             max_frame_bytes: 16 * 1024,
             queue_len: 1024,
@@ -268,6 +271,9 @@ pub struct ServeArgs {
     /// Open WebSockets at most.
     #[arg(long, env = "CHATD_MAX_SOCKETS", default_value_t = 50_000)]
     pub max_sockets: usize,
+    /// Open WebSockets at most from one client address.
+    #[arg(long, env = "CHATD_MAX_SOCKETS_PER_IP", default_value_t = 100)]
+    pub max_sockets_per_ip: usize,
     /// Longest chat message, in characters.
     #[arg(long, env = "CHATD_MAX_MESSAGE_CHARS", default_value_t = 2000)]
     pub max_message_chars: usize,
@@ -332,6 +338,7 @@ impl ServeArgs {
             max_connections: self.max_connections.max(1),
             ws: WsLimits {
                 max_sockets: self.max_sockets,
+                max_sockets_per_ip: self.max_sockets_per_ip.max(1),
                 max_text_chars: self.max_message_chars.max(1),
                 rate_per_sec: self.ws_rate.max(0.1),
                 burst: self.ws_burst.max(1),

@@ -222,6 +222,15 @@ impl ApiError {
         )
     }
 
+    /// 429 when one address holds too many sockets.
+    pub fn too_many_sockets() -> ApiError {
+        ApiError::detail(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many open WebSockets from this address.",
+        )
+        .with_header(RETRY_AFTER, HeaderValue::from_static("5"))
+    }
+
     /// 503 when a capacity limit is reached.
     pub fn unavailable(detail: &str) -> ApiError {
         ApiError::detail(StatusCode::SERVICE_UNAVAILABLE, detail)

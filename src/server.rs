@@ -33,6 +33,9 @@ use crate::config::{Config, Seed};
 use crate::demo;
 use crate::routes;
 
+/// The largest request head (request line and headers) we read.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
 /// How long shutdown waits for open connections to finish.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -91,7 +94,9 @@ impl Server {
         let service = warp::service(routes::routes(app.clone()));
         let mut http = http1::Builder::new();
         http.timer(TokioTimer::new())
-            .header_read_timeout(app.config.header_read_timeout);
+            .header_read_timeout(app.config.header_read_timeout)
+            // Larger request heads get 431; hyper also caps them at 100 headers.
+            .max_header_size(MAX_HEADER_BYTES);
 
         tokio::pin!(shutdown);
         loop {

@@ -73,6 +73,60 @@ impl Limiter {
     }
 }
 
+/// Open WebSockets per client address, capped. A [`SocketSlot`] is held for
+/// a socket's lifetime and gives its place back when dropped.
+pub struct PerAddress {
+    max: usize,
+    counts: Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl PerAddress {
+    pub fn new(max: usize) -> PerAddress {
+        PerAddress {
+            max,
+            counts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A place for one more socket from `ip`, if it has fewer than the cap.
+    pub fn acquire(self: &std::sync::Arc<Self>, ip: IpAddr) -> Option<SocketSlot> {
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let count = counts.entry(ip).or_insert(0);
+        if *count >= self.max {
+            return None;
+        }
+        *count += 1;
+        Some(SocketSlot {
+            owner: self.clone(),
+            ip,
+        })
+    }
+
+    /// Open sockets of `ip`.
+    pub fn count(&self, ip: IpAddr) -> usize {
+        let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        counts.get(&ip).copied().unwrap_or(0)
+    }
+}
+
+/// One socket's place in its address's count.
+pub struct SocketSlot {
+    owner: std::sync::Arc<PerAddress>,
+    ip: IpAddr,
+}
+
+impl Drop for SocketSlot {
+    fn drop(&mut self) {
+        let mut counts = self.owner.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = counts.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.ip);
+            }
+        }
+    }
+}
+
 /// The address a request is throttled by.
 pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trust_proxy: bool) -> Option<IpAddr> {
     if trust_proxy {
@@ -107,6 +161,19 @@ mod tests {
         assert_eq!(limiter.check(ip), Err(2));
         // Another address has its own bucket.
         assert!(limiter.check("10.0.0.2".parse().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn sockets_per_address_are_capped_and_given_back() {
+        let per = std::sync::Arc::new(PerAddress::new(2));
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let a = per.acquire(ip).unwrap();
+        let _b = per.acquire(ip).unwrap();
+        assert!(per.acquire(ip).is_none());
+        assert!(per.acquire("10.0.0.2".parse().unwrap()).is_some());
+        drop(a);
+        assert_eq!(per.count(ip), 1);
+        assert!(per.acquire(ip).is_some());
     }
 
     #[test]

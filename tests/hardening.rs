@@ -254,3 +254,122 @@ async fn metrics_are_off_or_behind_a_token() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_may_hold_only_so_many_sockets() {
+    let app = spawn_app_with(|c| c.ws.max_sockets_per_ip = 2).await;
+    let token = app.user("holder").await;
+    let (status, _) = app
+        .create_chat(&token, &[("title", "Held"), ("room", "games")])
+        .await;
+    assert_eq!(status, 200);
+    let url = format!(
+        "ws://{}/chat/games/1/",
+        app.base.trim_start_matches("http://")
+    );
+    let (first, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let (_second, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    match tokio_tungstenite::connect_async(&url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 429);
+            let body: serde_json::Value =
+                serde_json::from_slice(response.body().as_deref().unwrap()).unwrap();
+            assert_eq!(
+                body,
+                json!({"detail": "Too many open WebSockets from this address."})
+            );
+        }
+        other => panic!("expected 429, got {other:?}"),
+    }
+    // A place frees up when a socket closes.
+    drop(first);
+    let mut reopened = None;
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        if let Ok((socket, _)) = tokio_tungstenite::connect_async(&url).await {
+            reopened = Some(socket);
+            break;
+        }
+    }
+    assert!(
+        reopened.is_some(),
+        "the closed socket's place was not given back"
+    );
+}
+
+#[tokio::test]
+async fn bodies_with_too_many_fields_and_oversized_headers_are_refused() {
+    let app = spawn_app().await;
+    let token = app.user("fields").await;
+    let fields: Vec<(String, String)> = (0..201)
+        .map(|i| (format!("f{i}"), "x".to_string()))
+        .collect();
+    let response = app
+        .client
+        .post(app.url("/api/chat/"))
+        .bearer_auth(&token)
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        json_of(response).await,
+        (400, json!({"detail": "Too many fields: at most 200."}))
+    );
+    let object: serde_json::Map<String, serde_json::Value> =
+        (0..201).map(|i| (format!("f{i}"), json!(1))).collect();
+    let response = app
+        .client
+        .post(app.url("/api/chat/"))
+        .bearer_auth(&token)
+        .json(&object)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    // JSON nested deeper than serde_json's limit is a parse error, not a crash.
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let response = app
+        .client
+        .post(app.url("/api/chat/"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(deep)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json_of(response).await;
+    assert_eq!(status, 400);
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("JSON parse error - recursion limit exceeded"),
+        "{body}"
+    );
+
+    let response = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-padding", "a".repeat(40 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 431);
+}
+
+#[tokio::test]
+async fn uploads_are_served_inline_under_their_own_name() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/media/chat_img/default.jpg"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["content-disposition"],
+        "inline; filename=\"default.jpg\""
+    );
+    assert_eq!(response.headers()["content-type"], "image/jpeg");
+}

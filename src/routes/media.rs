@@ -80,6 +80,14 @@ async fn serve(path: String, req: Req) -> Result<Response, ApiError> {
         CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=3600"),
     );
+    // Shown inline as the image it is, under our generated name; with the
+    // image type, nosniff and the sandboxing CSP added to every answer, a
+    // browser never treats an upload as a page.
+    let name = path.rsplit('/').next().unwrap_or("image");
+    headers.insert(
+        warp::http::header::CONTENT_DISPOSITION,
+        value(&format!("inline; filename=\"{name}\""))?,
+    );
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     Ok(response)
 }

@@ -102,6 +102,19 @@ async fn connect(room: String, id: i64, req: Req) -> Result<Response, ApiError> 
             "Too many open sockets; try again later.",
         ));
     }
+    let client = crate::throttle::client_ip(
+        req.peer.map(|p| p.ip()),
+        &req.headers,
+        app.config.trust_proxy,
+    );
+    let slot = match client {
+        Some(ip) => Some(
+            app.sockets_per_ip
+                .acquire(ip)
+                .ok_or_else(ApiError::too_many_sockets)?,
+        ),
+        None => None,
+    };
     let on_upgrade = req
         .upgrade
         .as_ref()
@@ -127,6 +140,8 @@ async fn connect(room: String, id: i64, req: Req) -> Result<Response, ApiError> 
                 )
                 .await;
                 socket::run(session, stream).await;
+                // The address's place is given back only when the socket is done.
+                drop(slot);
             }
             Err(error) => tracing::debug!(%error, "websocket upgrade failed"),
         }
