@@ -202,7 +202,7 @@ impl Hub {
         members.push(Member { id, base, peer });
         let online = members.len();
         let frame = presence_frame(online);
-        let dropped = send_to(members, |_| frame.clone(), None, Some(id));
+        let dropped = send_to(members, true, |_| frame.clone(), None, Some(id));
         let online = self.forget(&mut state, chat_id, &dropped).unwrap_or(online);
         Ok((id, online))
     }
@@ -215,32 +215,25 @@ impl Hub {
 
     /// Removes members; sends presence to the rest. Returns the new count.
     fn forget(&self, state: &mut State, chat_id: i64, ids: &[u64]) -> Option<usize> {
-        let mut gone = ids.to_vec();
-        let mut online = None;
-        // Telling the others can itself overflow someone's queue: repeat
-        // until nobody else drops out.
-        while !gone.is_empty() {
-            let members = state.chats.get_mut(&chat_id)?;
-            let before = members.len();
-            members.retain(|member| !gone.contains(&member.id));
-            let removed = before - members.len();
-            state.sockets -= removed;
-            let members = state.chats.get_mut(&chat_id)?;
-            if members.is_empty() {
-                state.chats.remove(&chat_id);
-                if state.sockets == 0 {
-                    self.empty.notify_waiters();
-                }
-                return Some(0);
-            }
-            if removed == 0 {
-                break;
-            }
-            let frame = presence_frame(members.len());
-            online = Some(members.len());
-            gone = send_to(members, |_| frame.clone(), None, None);
+        let members = state.chats.get_mut(&chat_id)?;
+        let before = members.len();
+        members.retain(|member| !ids.contains(&member.id));
+        let removed = before - members.len();
+        let online = members.len();
+        if removed > 0 && online > 0 {
+            // Presence frames are droppable, so telling the others never
+            // drops anyone else.
+            let frame = presence_frame(online);
+            send_to(members, true, |_| frame.clone(), None, None);
         }
-        online
+        if online == 0 {
+            state.chats.remove(&chat_id);
+        }
+        state.sockets -= removed;
+        if state.sockets == 0 {
+            self.empty.notify_waiters();
+        }
+        Some(online)
     }
 
     /// Sends a frame to every socket of a chat. `make` builds the frame for a
@@ -255,7 +248,7 @@ impl Hub {
         let Some(members) = state.chats.get_mut(&chat_id) else {
             return;
         };
-        let dropped = send_to(members, make, message_id, None);
+        let dropped = send_to(members, false, make, message_id, None);
         if !dropped.is_empty() {
             self.forget(&mut state, chat_id, &dropped);
         }
@@ -268,7 +261,7 @@ impl Hub {
         let Some(members) = state.chats.get_mut(&chat_id) else {
             return;
         };
-        send_to(members, make, None, None);
+        send_to(members, false, make, None, None);
         for member in members.iter() {
             // Queue the close behind the frame; if the queue is full, the
             // control block still closes the socket.
@@ -313,6 +306,7 @@ impl Hub {
 /// queue was full (they are told to close with 1008).
 fn send_to(
     members: &[Member],
+    droppable: bool,
     mut make: impl FnMut(&str) -> Utf8Bytes,
     message_id: Option<i64>,
     skip: Option<u64>,
@@ -337,6 +331,10 @@ fn send_to(
             .try_send(Outbound::Text { frame, message_id })
         {
             Ok(()) => {}
+            // A presence count that does not fit is skipped (the next one
+            // corrects it): when many leave at once, presence frames alone
+            // must not push readers over the edge.
+            Err(mpsc::error::TrySendError::Full(_)) if droppable => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
                 member.peer.control.close(close::POLICY);
                 dropped.push(member.id);

@@ -72,10 +72,11 @@ pub fn page(
     offset: u64,
     limit: u64,
 ) -> rusqlite::Result<Vec<Message>> {
+    // The limit is in the SQL text, not bound (see `chats::list`).
     conn.prepare_cached(&format!(
-        "{SELECT} WHERE m.chat_id = ?1 AND m.id > ?2 ORDER BY m.id LIMIT ?3 OFFSET ?4"
+        "{SELECT} WHERE m.chat_id = ?1 AND m.id > ?2 ORDER BY m.id LIMIT {limit} OFFSET ?3"
     ))?
-    .query_map(params![chat_id, after, limit, offset], from_row)?
+    .query_map(params![chat_id, after, offset], from_row)?
     .collect()
 }
 
@@ -83,9 +84,9 @@ pub fn page(
 pub fn last(conn: &Connection, chat_id: i64, n: u64) -> rusqlite::Result<Vec<Message>> {
     let mut messages: Vec<Message> = conn
         .prepare_cached(&format!(
-            "{SELECT} WHERE m.chat_id = ?1 ORDER BY m.id DESC LIMIT ?2"
+            "{SELECT} WHERE m.chat_id = ?1 ORDER BY m.id DESC LIMIT {n}"
         ))?
-        .query_map(params![chat_id, n], from_row)?
+        .query_map(params![chat_id], from_row)?
         .collect::<rusqlite::Result<_>>()?;
     messages.reverse();
     Ok(messages)
