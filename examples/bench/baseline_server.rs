@@ -1,0 +1,422 @@
+//! The bare-warp baseline: the same routes and JSON shapes as chatd for the
+//! benchmarked paths, with no database, auth, validation or limits.
+//!
+//! - `GET /healthz` → `{"status":"ok"}`
+//! - `GET /api/chat/films/` → a page of 100 chats (of [`SEED_CHATS`]), built
+//!   and serialized per request from memory, like chatd builds it from rows.
+//! - `GET /api/chat/films/<id>/messages/` → a page of 100 messages.
+//! - `GET /chat/<room>/<id>/` upgraded with warp's stock `warp::ws()`: a
+//!   `hello`, then every `{"type":"message","text":..}` frame is fanned out to
+//!   all sockets of that chat as chatd's `message` frame.
+//!
+//! The only change from a stock `warp::serve` is that the listener is bound
+//! here with `TCP_NODELAY` set on it: Linux copies that option to every
+//! accepted socket, and without it Nagle's algorithm adds tens of ms to
+//! small frames.
+//!
+//! Used by `examples/baseline.rs` (a process of its own) and by
+//! `examples/loadgen.rs` (in-process fallback).
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use futures_util::{SinkExt, StreamExt};
+use serde::Serialize;
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::mpsc;
+use warp::http::header::{HeaderValue, CONTENT_TYPE};
+use warp::reply::Response;
+use warp::ws::{Message, WebSocket, Ws};
+use warp::Filter;
+
+/// Chats in the `films` room (the page shows the first 100).
+pub const SEED_CHATS: usize = 120;
+/// Messages of a chat's history (the page shows 100).
+pub const SEED_MESSAGES: usize = 120;
+/// Items per page, as in chatd.
+const PAGE_SIZE: usize = 100;
+
+/// Title of the `i`-th seeded chat; the load generator creates the same
+/// chats in chatd, so both pages have the same size.
+pub fn seed_title(i: usize) -> String {
+    format!("Film chat {i:04}")
+}
+
+/// Description of the `i`-th seeded chat.
+pub fn seed_description(i: usize) -> String {
+    format!("Plots and characters of film {i}")
+}
+
+/// Text of the `i`-th seeded history message.
+pub fn seed_message(i: usize) -> String {
+    format!("history message {i:04}: a line of chat about the film")
+}
+
+/// The user that "creates" everything in the baseline.
+pub const SEED_USER: &str = "benchuser";
+
+struct Chat {
+    id: i64,
+    title: String,
+    img: Option<String>,
+    creator: String,
+    description: Option<String>,
+    created_at: String,
+}
+
+/// chatd's Chat shape.
+#[derive(Serialize)]
+struct ChatView {
+    id: i64,
+    title: String,
+    room: &'static str,
+    img: String,
+    creator: String,
+    description: Option<String>,
+    url: String,
+    timestamp: String,
+}
+
+impl ChatView {
+    fn new(chat: &Chat, base: &str) -> ChatView {
+        let img = chat.img.as_deref().unwrap_or("chat_img/default.jpg");
+        ChatView {
+            id: chat.id,
+            title: chat.title.clone(),
+            room: "films",
+            img: format!("{base}/media/{img}"),
+            creator: chat.creator.clone(),
+            description: chat.description.clone(),
+            url: format!("/chat/films/{}/", chat.id),
+            timestamp: chat.created_at.clone(),
+        }
+    }
+}
+
+/// chatd's page shape.
+#[derive(Serialize)]
+struct Page<T> {
+    count: u64,
+    next: Option<String>,
+    previous: Option<String>,
+    results: Vec<T>,
+}
+
+struct StoredMessage {
+    id: i64,
+    chat_id: i64,
+    user_id: i64,
+    user_name: String,
+    text: String,
+    created_at: String,
+}
+
+/// chatd's Message shape.
+#[derive(Serialize)]
+struct MessageView<'a> {
+    id: i64,
+    chat: i64,
+    user: i64,
+    user_name: &'a str,
+    user_avatar: Option<String>,
+    text: &'a str,
+    timestamp: &'a str,
+    edited: Option<&'a str>,
+    is_deleted: bool,
+}
+
+impl<'a> MessageView<'a> {
+    fn new(message: &'a StoredMessage) -> MessageView<'a> {
+        MessageView {
+            id: message.id,
+            chat: message.chat_id,
+            user: message.user_id,
+            user_name: &message.user_name,
+            user_avatar: None,
+            text: &message.text,
+            timestamp: &message.created_at,
+            edited: None,
+            is_deleted: false,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct MessageFrame<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    message: MessageView<'a>,
+    nonce: Option<&'a serde_json::Value>,
+}
+
+#[derive(Serialize)]
+struct Hello<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    chat: ChatView,
+    user: Option<&'a str>,
+    online: usize,
+    messages: Vec<MessageView<'a>>,
+}
+
+/// A socket of a chat: its id and its outbound queue.
+type Member = (u64, mpsc::UnboundedSender<Message>);
+
+/// The baseline's in-memory data and open sockets.
+pub struct State {
+    chats: Vec<Chat>,
+    history: Vec<StoredMessage>,
+    rooms: Mutex<HashMap<i64, Vec<Member>>>,
+    next_socket: AtomicU64,
+    next_message: AtomicI64,
+}
+
+fn now_timestamp() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
+}
+
+impl State {
+    pub fn new() -> State {
+        let chats = (0..SEED_CHATS)
+            .map(|i| Chat {
+                id: i as i64 + 1,
+                title: seed_title(i),
+                img: None,
+                creator: SEED_USER.to_string(),
+                description: Some(seed_description(i)),
+                created_at: now_timestamp(),
+            })
+            .collect();
+        let history = (0..SEED_MESSAGES)
+            .map(|i| StoredMessage {
+                id: i as i64 + 1,
+                chat_id: 1,
+                user_id: 1,
+                user_name: SEED_USER.to_string(),
+                text: seed_message(i),
+                created_at: now_timestamp(),
+            })
+            .collect();
+        State {
+            chats,
+            history,
+            rooms: Mutex::new(HashMap::new()),
+            next_socket: AtomicU64::new(1),
+            next_message: AtomicI64::new(SEED_MESSAGES as i64 + 1),
+        }
+    }
+}
+
+fn json_response<T: Serialize>(value: &T) -> Response {
+    let body = serde_json::to_vec(value).unwrap_or_default();
+    let mut response = Response::new(body.into());
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn base_url(host: Option<String>) -> String {
+    format!("http://{}", host.as_deref().unwrap_or("localhost"))
+}
+
+fn list_page(state: &State, base: &str) -> Response {
+    let next = (state.chats.len() > PAGE_SIZE).then(|| format!("{base}/api/chat/films/?page=2"));
+    json_response(&Page {
+        count: state.chats.len() as u64,
+        next,
+        previous: None,
+        results: state
+            .chats
+            .iter()
+            .take(PAGE_SIZE)
+            .map(|chat| ChatView::new(chat, base))
+            .collect(),
+    })
+}
+
+fn history_page(state: &State, chat_id: i64, base: &str) -> Response {
+    let next = (state.history.len() > PAGE_SIZE)
+        .then(|| format!("{base}/api/chat/films/{chat_id}/messages/?page=2"));
+    json_response(&Page {
+        count: state.history.len() as u64,
+        next,
+        previous: None,
+        results: state
+            .history
+            .iter()
+            .take(PAGE_SIZE)
+            .map(MessageView::new)
+            .collect(),
+    })
+}
+
+/// One socket: a writer task drains its queue; this task reads frames and
+/// fans `message` frames out to the chat.
+async fn socket(state: Arc<State>, chat_id: i64, base: String, ws: WebSocket) {
+    let (mut sink, mut stream) = ws.split();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Message>();
+    let id = state.next_socket.fetch_add(1, Ordering::Relaxed);
+    let online = {
+        let mut rooms = state.rooms.lock().unwrap();
+        let members = rooms.entry(chat_id).or_default();
+        members.push((id, tx.clone()));
+        members.len()
+    };
+    let chat = Chat {
+        id: chat_id,
+        title: seed_title(chat_id as usize),
+        img: None,
+        creator: SEED_USER.to_string(),
+        description: Some(seed_description(chat_id as usize)),
+        created_at: now_timestamp(),
+    };
+    let hello = serde_json::to_string(&Hello {
+        kind: "hello",
+        chat: ChatView::new(&chat, &base),
+        user: None,
+        online,
+        messages: Vec::new(),
+    })
+    .unwrap_or_default();
+    let _ = tx.send(Message::text(hello));
+    drop(tx);
+
+    let writer = tokio::spawn(async move {
+        while let Some(message) = rx.recv().await {
+            if sink.feed(message).await.is_err() {
+                return;
+            }
+            while let Ok(message) = rx.try_recv() {
+                if sink.feed(message).await.is_err() {
+                    return;
+                }
+            }
+            if sink.flush().await.is_err() {
+                return;
+            }
+        }
+        let _ = sink.close().await;
+    });
+
+    while let Some(Ok(message)) = stream.next().await {
+        if message.is_close() {
+            break;
+        }
+        let Ok(text) = message.to_str() else {
+            continue;
+        };
+        let Ok(serde_json::Value::Object(mut frame)) = serde_json::from_str(text) else {
+            continue;
+        };
+        if frame.get("type").and_then(|t| t.as_str()) != Some("message") {
+            continue;
+        }
+        let Some(serde_json::Value::String(text)) = frame.remove("text") else {
+            continue;
+        };
+        let nonce = frame.remove("nonce").unwrap_or(serde_json::Value::Null);
+        let stored = StoredMessage {
+            id: state.next_message.fetch_add(1, Ordering::Relaxed),
+            chat_id,
+            user_id: 1,
+            user_name: SEED_USER.to_string(),
+            text: text.trim().to_string(),
+            created_at: now_timestamp(),
+        };
+        let out = serde_json::to_string(&MessageFrame {
+            kind: "message",
+            message: MessageView::new(&stored),
+            nonce: Some(&nonce),
+        })
+        .unwrap_or_default();
+        {
+            let rooms = state.rooms.lock().unwrap();
+            if let Some(members) = rooms.get(&chat_id) {
+                for (_, member) in members {
+                    // warp's Message::text takes a String: one copy per recipient.
+                    let _ = member.send(Message::text(out.clone()));
+                }
+            }
+        }
+    }
+
+    {
+        let mut rooms = state.rooms.lock().unwrap();
+        if let Some(members) = rooms.get_mut(&chat_id) {
+            members.retain(|(member, _)| *member != id);
+            if members.is_empty() {
+                rooms.remove(&chat_id);
+            }
+        }
+    }
+    let _ = writer.await;
+}
+
+/// The baseline's routes.
+pub fn routes(
+    state: Arc<State>,
+) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
+    let with_state = warp::any().map(move || state.clone());
+    let host = warp::header::optional::<String>("host");
+    let health = warp::path!("healthz")
+        .and(warp::get())
+        .map(|| json_response(&serde_json::json!({"status": "ok"})));
+    let list = warp::path!("api" / "chat" / "films")
+        .and(warp::get())
+        .and(with_state.clone())
+        .and(host)
+        .map(|state: Arc<State>, host| list_page(&state, &base_url(host)));
+    let history = warp::path!("api" / "chat" / "films" / i64 / "messages")
+        .and(warp::get())
+        .and(with_state.clone())
+        .and(host)
+        .map(|chat_id, state: Arc<State>, host| history_page(&state, chat_id, &base_url(host)));
+    let ws = warp::path!("chat" / String / i64)
+        .and(warp::ws())
+        .and(with_state)
+        .and(host)
+        .map(
+            |_room: String, chat_id: i64, ws: Ws, state: Arc<State>, host| {
+                let base = base_url(host);
+                warp::reply::Reply::into_response(
+                    ws.on_upgrade(move |socket_| socket(state, chat_id, base, socket_)),
+                )
+            },
+        );
+    health.or(list).unify().or(history).unify().or(ws).unify()
+}
+
+/// Binds `addr` with `TCP_NODELAY` on the listener (inherited by accepted
+/// sockets on Linux).
+pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.set_nodelay(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
+}
+
+/// Serves the baseline on `listener` with stock `warp::serve` until the
+/// process ends.
+pub async fn serve(listener: TcpListener) {
+    let state = Arc::new(State::new());
+    warp::serve(routes(state)).incoming(listener).run().await;
+}
+
+/// Starts the baseline in the current runtime; returns its address.
+pub async fn spawn(addr: SocketAddr) -> std::io::Result<SocketAddr> {
+    let listener = bind(addr)?;
+    let local = listener.local_addr()?;
+    tokio::spawn(serve(listener));
+    Ok(local)
+}
