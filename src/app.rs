@@ -13,6 +13,8 @@ use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::media::Media;
 use crate::metrics::Metrics;
+use crate::rooms::Room;
+use crate::storage::chats::{self, Chat};
 use crate::storage::users::{self, User};
 use crate::storage::Db;
 use crate::throttle::{Limiter, PerAddress};
@@ -98,6 +100,14 @@ impl App {
     /// Absolute URL of a media path.
     pub fn media_url(&self, base: &str, media_path: &str) -> String {
         format!("{base}/media/{media_path}")
+    }
+
+    /// Chat `id` if it is in `room`, else 404.
+    pub async fn chat(&self, room: Room, id: i64) -> Result<Chat, ApiError> {
+        self.db
+            .run(move |conn| Ok(chats::get(conn, room, id)?))
+            .await?
+            .ok_or_else(ApiError::not_found)
     }
 
     /// The user a request's Bearer token names, `None` without credentials.

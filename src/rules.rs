@@ -53,6 +53,16 @@ impl TextRule {
     }
 }
 
+/// Passwords: required, kept exactly as typed (no trimming), bounded only
+/// against abuse.
+pub const PASSWORD_RULE: TextRule = TextRule {
+    required: true,
+    allow_null: false,
+    allow_blank: false,
+    max_chars: Some(4096),
+    trim: false,
+};
+
 /// Validates the string field `name` of `form`, adding messages to `errors`.
 ///
 /// `None`: absent or invalid. `Some(None)`: null or blank where allowed.
@@ -285,12 +295,7 @@ pub fn registration(form: &Form) -> Result<Registration, FieldErrors> {
                 None
             }
         });
-    let password_rule = TextRule {
-        max_chars: Some(4096),
-        trim: false,
-        ..TextRule::required(0)
-    };
-    let password = text_field(form, "password", password_rule, &mut errors).flatten();
+    let password = text_field(form, "password", PASSWORD_RULE, &mut errors).flatten();
     if let Some(password) = &password {
         for message in password_problems(password, username.as_deref(), email.as_deref()) {
             errors.add("password", message);

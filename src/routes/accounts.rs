@@ -129,12 +129,8 @@ async fn token(mut req: Req) -> Result<Response, ApiError> {
     let mut errors = FieldErrors::new();
     let login =
         rules::text_field(&form, "username", TextRule::required(254), &mut errors).flatten();
-    let password_rule = TextRule {
-        max_chars: Some(4096),
-        trim: false,
-        ..TextRule::required(0)
-    };
-    let password = rules::text_field(&form, "password", password_rule, &mut errors).flatten();
+    let password =
+        rules::text_field(&form, "password", rules::PASSWORD_RULE, &mut errors).flatten();
     errors.into_result()?;
     let (Some(login), Some(password)) = (login, password) else {
         return Err(ApiError::bad_credentials());

@@ -123,12 +123,7 @@ async fn list(room: Room, req: Req) -> Result<Response, ApiError> {
 }
 
 async fn get(room: Room, id: i64, req: Req) -> Result<Response, ApiError> {
-    let chat = req
-        .app
-        .db
-        .run(move |conn| Ok(chats::get(conn, room, id)?))
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let chat = req.app.chat(room, id).await?;
     Ok(reply::ok(&ChatView::new(chat, &req.base_url())))
 }
 
@@ -141,12 +136,7 @@ pub(super) async fn chat_to_change(
 ) -> Result<chats::Chat, ApiError> {
     let user = req.app.require_user(&req.headers).await?;
     let room = path_room(room)?;
-    let chat = req
-        .app
-        .db
-        .run(move |conn| Ok(chats::get(conn, room, id)?))
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let chat = req.app.chat(room, id).await?;
     rules::check_chat_owner(user.id, chat.creator_id)?;
     Ok(chat)
 }

@@ -13,9 +13,7 @@ use crate::error::{ApiError, FieldErrors};
 use crate::models::MessageView;
 use crate::pagination;
 use crate::reply;
-use crate::rooms::Room;
 use crate::rules::{self, TextRule};
-use crate::storage::chats;
 use crate::storage::messages::{self, Message};
 
 pub fn routes(
@@ -34,22 +32,12 @@ pub fn routes(
     history.or(one).unify()
 }
 
-/// 404 unless chat `id` is in `room`.
-async fn check_chat(req: &Req, room: Room, id: i64) -> Result<(), ApiError> {
-    req.app
-        .db
-        .run(move |conn| Ok(chats::get(conn, room, id)?))
-        .await?
-        .map(|_| ())
-        .ok_or_else(ApiError::not_found)
-}
-
 async fn history(room: String, chat_id: i64, req: Req) -> Result<Response, ApiError> {
     if !matches!(req.method, Method::GET | Method::HEAD) {
         return other_method(&req.method, "GET, HEAD, OPTIONS");
     }
     let room = path_room(&room)?;
-    check_chat(&req, room, chat_id).await?;
+    req.app.chat(room, chat_id).await?;
     let query = pagination::query_pairs(&req.query);
     let after = match pagination::query_value(&query, "after") {
         Some(after) => after
@@ -70,7 +58,7 @@ async fn message(room: String, chat_id: i64, id: i64, mut req: Req) -> Result<Re
     let editing = match req.method {
         Method::GET | Method::HEAD => {
             let room = path_room(&room)?;
-            check_chat(&req, room, chat_id).await?;
+            req.app.chat(room, chat_id).await?;
             let message = find(&req, chat_id, id, true).await?;
             return Ok(reply::ok(&MessageView::new(message, &req.base_url())));
         }
@@ -82,7 +70,7 @@ async fn message(room: String, chat_id: i64, id: i64, mut req: Req) -> Result<Re
     // then the body (400). The writer checks 404/403 again atomically.
     let user = req.app.require_user(&req.headers).await?;
     let room = path_room(&room)?;
-    check_chat(&req, room, chat_id).await?;
+    req.app.chat(room, chat_id).await?;
     let message = find(&req, chat_id, id, false).await?;
     rules::check_message_author(user.id, message.user_id)?;
     let changed = if editing {

@@ -22,7 +22,6 @@ use crate::error::ApiError;
 use crate::pagination::{query_pairs, query_value};
 use crate::rooms::Room;
 use crate::socket::{self, Session};
-use crate::storage::chats;
 
 pub fn routes(
     req: ReqFilter,
@@ -59,10 +58,7 @@ async fn connect(room: String, id: i64, req: Req) -> Result<Response, ApiError> 
     }
     let app = req.app.clone();
     let room = Room::parse(&room).ok_or_else(ApiError::not_found)?;
-    app.db
-        .run(move |conn| Ok(chats::get(conn, room, id)?))
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    app.chat(room, id).await?;
     let Some(key) = websocket_key(&req.headers) else {
         // A person who opened the chat's `url` in a browser gets the web
         // client's view of that chat; programs get a 426.
