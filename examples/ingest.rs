@@ -8,7 +8,7 @@
 //! ```
 //!
 //! Two modes (`--mode writer|ws|both`, both by default):
-//! - `writer`: drives `chatd::writer::Writer` in-process, as the sockets do:
+//! - `writer`: drives `chatd::live::writer::Writer` in-process, as the sockets do:
 //!   `--senders` tasks queue `Op::Post` as fast as the writer's queue takes
 //!   them; an observer socket joined to the hub counts the `message` frames
 //!   the writer broadcasts after each group commit. Afterwards the rows are
@@ -33,10 +33,10 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-use chatd::hub::{Control, Hub, Outbound, Peer};
-use chatd::rooms::Room;
+use chatd::live::hub::{Control, Hub, Outbound, Peer};
+use chatd::domain::rooms::Room;
 use chatd::storage::chats::{self, NewChat};
-use chatd::writer::{Op, Writer};
+use chatd::live::writer::{Op, Writer};
 
 #[path = "bench/common.rs"]
 mod common;

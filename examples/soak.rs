@@ -86,7 +86,7 @@ fn start_server(
         .args(["--addr", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
         .args(["--rate-limit", "off"])
-        .env("RUST_LOG", "chatd=warn,chatd::server=info")
+        .env("RUST_LOG", "chatd=warn,chatd::http::server=info")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

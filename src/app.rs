@@ -9,16 +9,16 @@ use warp::http::HeaderMap;
 
 use crate::auth::{self, Credentials, TokenType, Tokens};
 use crate::config::Config;
-use crate::error::ApiError;
-use crate::hub::Hub;
-use crate::media::Media;
+use crate::http::error::ApiError;
+use crate::live::hub::Hub;
+use crate::storage::media::Media;
 use crate::metrics::Metrics;
-use crate::rooms::Room;
+use crate::domain::rooms::Room;
 use crate::storage::chats::{self, Chat};
 use crate::storage::users::{self, User};
 use crate::storage::Db;
-use crate::throttle::{Limiter, PerAddress};
-use crate::writer::Writer;
+use crate::domain::throttle::{Limiter, PerAddress};
+use crate::live::writer::Writer;
 
 /// Shared state of one running server.
 pub struct App {

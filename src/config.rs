@@ -45,9 +45,9 @@ pub struct Config {
     pub reset_every: Option<Duration>,
     /// Throttle register/login/refresh by client address.
     pub rate_limit: bool,
-    /// The throttles' rates (see `crate::throttle`).
-    pub register_rate: crate::throttle::Rate,
-    pub login_rate: crate::throttle::Rate,
+    /// The throttles' rates (see `crate::domain::throttle`).
+    pub register_rate: crate::domain::throttle::Rate,
+    pub login_rate: crate::domain::throttle::Rate,
     /// Take the client address from `X-Forwarded-For` (behind a proxy).
     pub trust_proxy: bool,
     /// Origins other than our own that browsers may call the API from.
@@ -118,8 +118,8 @@ impl Config {
             seed: None,
             reset_every: None,
             rate_limit: true,
-            register_rate: crate::throttle::REGISTER,
-            login_rate: crate::throttle::LOGIN,
+            register_rate: crate::domain::throttle::REGISTER,
+            login_rate: crate::domain::throttle::LOGIN,
             trust_proxy: false,
             cors_origins: Vec::new(),
             metrics_token: None,

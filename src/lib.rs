@@ -4,40 +4,24 @@
 //!
 //! Where to look:
 //! - [`config`]: command line, environment, defaults.
-//! - [`server`]: the accept loop, connection limits and shutdown.
-//! - [`routes`]: HTTP routes, one module per resource.
-//! - [`rules`]: validation and permissions, apart from HTTP.
-//! - [`storage`]: schema, migrations and queries.
-//! - [`auth`], [`media`], [`body`]: tokens and passwords, images, request bodies.
-//! - [`error`]: the one error type, rendered in DRF's JSON shapes.
-//! - [`hub`], [`socket`], [`writer`]: live rooms: who is connected where,
-//!   one socket's protocol, and the group-committing message writer.
+//! - [`app`]: the state a running server shares, and how it is opened.
+//! - [`http`]: the edge: accept loop, routes, bodies, the HTTP error.
+//! - [`live`]: live rooms: hub, one socket's life, the message writer.
+//! - [`domain`]: rooms, validation and permissions, views, pagination.
+//! - [`auth`]: passwords and tokens.
+//! - [`storage`]: schema, migrations, queries, the media folder.
+//! - [`ops`]: the binary's commands: backup, check, users, doctor, demo.
+//! - [`metrics`]: counters for `/metrics`.
 
 pub mod app;
 pub mod auth;
-pub mod body;
-pub mod commands;
 pub mod config;
-pub mod cors;
-pub mod demo;
-pub mod doctor;
-pub mod error;
-pub mod hub;
-pub mod media;
+pub mod domain;
+pub mod http;
+pub mod live;
 pub mod metrics;
-pub mod models;
 pub mod ops;
-pub mod pagination;
-pub mod png;
-pub mod reply;
-pub mod rooms;
-pub mod routes;
-pub mod rules;
-pub mod server;
-pub mod socket;
 pub mod storage;
-pub mod throttle;
-pub mod writer;
 
 pub use config::Config;
-pub use server::{RunningServer, Server};
+pub use http::server::{RunningServer, Server};

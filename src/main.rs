@@ -27,5 +27,5 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         )
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
-    chatd::commands::run(cli).await
+    chatd::ops::run(cli).await
 }

@@ -86,7 +86,7 @@ async fn seeding_fills_every_room_and_is_idempotent() {
     let server_app = app.server.as_ref().unwrap().app().clone();
     let first = {
         let a = server_app.clone();
-        tokio::task::spawn_blocking(move || chatd::demo::seed(&a))
+        tokio::task::spawn_blocking(move || chatd::ops::demo::seed(&a))
             .await
             .unwrap()
             .unwrap()
@@ -102,7 +102,7 @@ async fn seeding_fills_every_room_and_is_idempotent() {
         .post(app.url("/api/token/"))
         .form(&[
             ("username", "alice"),
-            ("password", &chatd::demo::password("alice")),
+            ("password", &chatd::ops::demo::password("alice")),
         ])
         .send()
         .await
@@ -129,11 +129,11 @@ async fn seeding_fills_every_room_and_is_idempotent() {
     .await;
     assert_eq!(history["count"], 5);
 
-    let again = tokio::task::spawn_blocking(move || chatd::demo::seed(&server_app))
+    let again = tokio::task::spawn_blocking(move || chatd::ops::demo::seed(&server_app))
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(again, chatd::demo::Seeded::default(), "nothing added twice");
+    assert_eq!(again, chatd::ops::demo::Seeded::default(), "nothing added twice");
     assert_eq!(count(&app, "films").await, 3);
     let (_, history) = json_of(
         app.client
@@ -151,7 +151,7 @@ async fn reset_restores_the_demo_and_tells_connected_sockets() {
     let app = spawn_app().await;
     let server_app = app.server.as_ref().unwrap().app().clone();
     let a = server_app.clone();
-    tokio::task::spawn_blocking(move || chatd::demo::seed(&a))
+    tokio::task::spawn_blocking(move || chatd::ops::demo::seed(&a))
         .await
         .unwrap()
         .unwrap();
@@ -171,7 +171,7 @@ async fn reset_restores_the_demo_and_tells_connected_sockets() {
     assert_eq!(hello["type"], "hello");
 
     let a = server_app.clone();
-    let seeded = tokio::task::spawn_blocking(move || chatd::demo::reset(&a))
+    let seeded = tokio::task::spawn_blocking(move || chatd::ops::demo::reset(&a))
         .await
         .unwrap()
         .unwrap();

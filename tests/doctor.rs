@@ -21,7 +21,7 @@ const STEPS: [&str; 6] = [
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_healthy_instance_passes_every_step_and_is_left_clean() {
     let app = spawn_app().await;
-    let report = chatd::doctor::check(&app.base, |_| {}).await;
+    let report = chatd::ops::doctor::check(&app.base, |_| {}).await;
     let names: Vec<&str> = report.steps.iter().map(|s| s.name).collect();
     assert_eq!(names, STEPS);
     assert!(report.ok(), "{report:#?}");
@@ -44,7 +44,7 @@ async fn a_healthy_instance_passes_every_step_and_is_left_clean() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_public_url_is_named() {
     let app = spawn_app_with(|c| c.public_url = Some("http://chat.example.org".into())).await;
-    let report = chatd::doctor::check(&app.base, |_| {}).await;
+    let report = chatd::ops::doctor::check(&app.base, |_| {}).await;
     assert!(!report.ok());
     let diagnosis = report.failure("image").expect("the image step fails");
     assert!(diagnosis.contains("--public-url"), "{diagnosis}");
@@ -58,7 +58,7 @@ async fn nothing_listening_is_a_health_failure() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
-    let report = chatd::doctor::check(&url, |_| {}).await;
+    let report = chatd::ops::doctor::check(&url, |_| {}).await;
     assert_eq!(report.steps.len(), 1);
     assert!(report.failure("health").unwrap().contains("cannot reach"));
 }
@@ -109,7 +109,7 @@ async fn a_proxy_that_drops_upgrade_headers_is_named() {
     let app = spawn_app().await;
     let upstream = app.server.as_ref().unwrap().local_addr();
     let proxy = proxy_dropping_upgrade_headers(upstream).await;
-    let report = chatd::doctor::check(&proxy, |_| {}).await;
+    let report = chatd::ops::doctor::check(&proxy, |_| {}).await;
     // Everything else works through the proxy...
     for step in ["health", "account", "upload", "cleanup"] {
         assert!(report.failure(step).is_none(), "{step}: {report:#?}");

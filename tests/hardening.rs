@@ -19,7 +19,7 @@ async fn bad_login(app: &TestApp, forwarded_for: Option<&str>) -> reqwest::Respo
 
 /// Five attempts at once, then one every 100 s: no refill during a test.
 fn strict(config: &mut chatd::Config) {
-    config.login_rate = chatd::throttle::Rate {
+    config.login_rate = chatd::domain::throttle::Rate {
         burst: 5.0,
         per_sec: 0.01,
     };

@@ -25,7 +25,7 @@ use reqwest::Method;
 use serde_json::{json, Value as Json};
 
 static DOC: LazyLock<Json> = LazyLock::new(|| {
-    serde_json::from_str(chatd::routes::openapi::DOCUMENT).expect("src/openapi.json is JSON")
+    serde_json::from_str(chatd::http::routes::openapi::DOCUMENT).expect("src/openapi.json is JSON")
 });
 
 const METHODS: [&str; 8] = [

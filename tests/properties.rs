@@ -12,11 +12,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chatd::auth::{self, Claims, Credentials, TokenType, Tokens};
-use chatd::body::{self, BodyStream, Form, Limits, Upload, Value};
-use chatd::error::{ApiError, FieldErrors};
-use chatd::pagination::{self, PageRequest, PAGE_SIZE};
-use chatd::rooms::Room;
-use chatd::rules;
+use chatd::http::body::{self, BodyStream, Form, Limits, Upload, Value};
+use chatd::http::error::{ApiError, FieldErrors};
+use chatd::domain::pagination::{self, PageRequest, PAGE_SIZE};
+use chatd::domain::rooms::Room;
+use chatd::domain::rules;
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 use serde_json::Value as Json;
@@ -556,7 +556,7 @@ proptest! {
                     )),
                 }
                 if let Some((upload, _)) = &input.img {
-                    prop_assert!(chatd::media::verify_image(&upload.bytes).is_some());
+                    prop_assert!(chatd::storage::media::verify_image(&upload.bytes).is_some());
                 }
             }
             Err(errors) => assert_field_errors(errors, &["title", "room", "description", "img"])?,

@@ -1,5 +1,5 @@
 //! Queries of the `messages` table. Reads go through the pool; every write
-//! goes through the single writer (`crate::writer`), which calls the
+//! goes through the single writer (`crate::live::writer`), which calls the
 //! functions here inside its group-commit transactions.
 
 use rusqlite::{params, Connection, OptionalExtension, Row};

@@ -6,6 +6,7 @@
 //! pool and awaits the result.
 
 pub mod chats;
+pub mod media;
 pub mod messages;
 pub mod users;
 
@@ -16,7 +17,7 @@ use anyhow::Context;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, ErrorCode};
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// The schema of the newest version, applied idempotently at every start.
 pub const SCHEMA: &str = include_str!("../../schema.sql");

@@ -3,7 +3,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{is_unique_violation, now_timestamp};
-use crate::error::FieldErrors;
+use crate::http::error::FieldErrors;
 
 /// A stored user.
 #[derive(Debug, Clone)]

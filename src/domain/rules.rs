@@ -3,9 +3,9 @@
 //! change may contain, registration and password rules, and who may change
 //! a chat.
 
-use crate::body::{Form, Upload, Value};
-use crate::error::{ApiError, FieldErrors};
-use crate::rooms::Room;
+use crate::http::body::{Form, Upload, Value};
+use crate::http::error::{ApiError, FieldErrors};
+use crate::domain::rooms::Room;
 
 pub const TITLE_MAX: usize = 70;
 pub const DESCRIPTION_MAX: usize = 400;
@@ -118,7 +118,7 @@ pub fn text_field(
 #[derive(Debug, Clone, PartialEq)]
 pub enum ImageInput {
     /// A verified image to store.
-    Upload(Upload, crate::media::ImageKind),
+    Upload(Upload, crate::storage::media::ImageKind),
     /// JSON `null`: go back to no image.
     Clear,
 }
@@ -138,7 +138,7 @@ pub fn image_field(form: &Form, name: &str, errors: &mut FieldErrors) -> Option<
             errors.add(name, EMPTY_FILE);
             None
         }
-        Value::File(upload) => match crate::media::verify_image(&upload.bytes) {
+        Value::File(upload) => match crate::storage::media::verify_image(&upload.bytes) {
             Some(kind) => Some(ImageInput::Upload(upload.clone(), kind)),
             None => {
                 errors.add(name, INVALID_IMAGE);
@@ -154,7 +154,7 @@ pub struct ChatInput {
     pub title: String,
     pub room: Room,
     pub description: Option<String>,
-    pub img: Option<(Upload, crate::media::ImageKind)>,
+    pub img: Option<(Upload, crate::storage::media::ImageKind)>,
 }
 
 const DESCRIPTION_RULE: TextRule = TextRule {
@@ -423,7 +423,7 @@ fn quick_ratio(a: &[char], b: &[char]) -> f64 {
 /// The 19,640 most common passwords of public breach lists, one per line:
 /// Django's own list (compiled by Royce Williams), so that "too common"
 /// means exactly what it meant on the original server.
-const COMMON_PASSWORDS: &str = include_str!("common-passwords.txt");
+const COMMON_PASSWORDS: &str = include_str!("../common-passwords.txt");
 
 /// A linear scan: about 0.1 ms, next to ~20 ms of argon2 per registration,
 /// and no memory held between registrations.

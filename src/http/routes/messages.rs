@@ -9,11 +9,11 @@ use warp::Filter;
 
 use super::chats::path_room;
 use super::{other_method, paged, respond, Req, ReqFilter};
-use crate::error::{ApiError, FieldErrors};
-use crate::models::MessageView;
-use crate::pagination;
-use crate::reply;
-use crate::rules::{self, TextRule};
+use crate::http::error::{ApiError, FieldErrors};
+use crate::domain::views::MessageView;
+use crate::domain::pagination;
+use crate::http::reply;
+use crate::domain::rules::{self, TextRule};
 use crate::storage::messages::{self, Message};
 
 pub fn routes(

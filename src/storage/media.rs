@@ -13,7 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 
 /// The default chat image, written to `media/chat_img/default.jpg` at start.
-pub const DEFAULT_IMAGE: &[u8] = include_bytes!("assets/default.jpg");
+pub const DEFAULT_IMAGE: &[u8] = include_bytes!("../assets/default.jpg");
 /// Media path of the default chat image.
 pub const DEFAULT_CHAT_IMG: &str = "chat_img/default.jpg";
 

@@ -19,8 +19,8 @@ use warp::reply::Response;
 use warp::Filter;
 
 use super::{other_method, respond, Req, ReqFilter};
-use crate::error::ApiError;
-use crate::pagination::{query_pairs, query_value};
+use crate::http::error::ApiError;
+use crate::domain::pagination::{query_pairs, query_value};
 
 /// One embedded file.
 struct Asset {
@@ -58,22 +58,22 @@ fn assets() -> &'static Assets {
         let statics: Vec<(&'static str, Asset)> = [
             (
                 "app.js",
-                include_str!("../web/app.js"),
+                include_str!("../../web/app.js"),
                 "text/javascript; charset=utf-8",
             ),
             (
                 "style.css",
-                include_str!("../web/style.css"),
+                include_str!("../../web/style.css"),
                 "text/css; charset=utf-8",
             ),
-            ("icon.svg", include_str!("../web/icon.svg"), "image/svg+xml"),
+            ("icon.svg", include_str!("../../web/icon.svg"), "image/svg+xml"),
         ]
         .into_iter()
         .map(|(name, body, content_type)| (name, Asset::new(body.into(), content_type)))
         .collect();
         // Link each asset by its content hash, so a new binary's page never
         // runs with an old cached script.
-        let mut index = include_str!("../web/index.html").to_string();
+        let mut index = include_str!("../../web/index.html").to_string();
         for (name, asset) in &statics {
             index = index.replace(
                 &format!("\"/static/{name}\""),

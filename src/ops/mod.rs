@@ -1,14 +1,18 @@
 //! What each command of the binary does: serve (the default), the
 //! deployment check, and the operator commands on a data directory.
 
+pub mod data;
+pub mod demo;
+pub mod doctor;
+pub mod png;
+
 use crate::config::{Cli, Command, UserAction};
-use crate::ops;
 
 /// Runs the command the command line names.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Some(Command::Doctor { url }) => {
-            let healthy = crate::doctor::run(url).await;
+            let healthy = doctor::run(url).await;
             std::process::exit(if healthy { 0 } else { 1 });
         }
         Some(Command::Backup {
@@ -16,10 +20,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             with_media,
             data,
         }) => {
-            return ops::backup(&data.data_dir, file, with_media.as_deref());
+            return data::backup(&data.data_dir, file, with_media.as_deref());
         }
         Some(Command::Check { data }) => {
-            if !ops::check(&data.data_dir)? {
+            if !data::check(&data.data_dir)? {
                 std::process::exit(1);
             }
             return Ok(());
@@ -27,20 +31,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::User { action, data }) => {
             let dir = &data.data_dir;
             return match action {
-                UserAction::List => ops::list_users(dir),
+                UserAction::List => data::list_users(dir),
                 UserAction::Create {
                     username,
                     email,
                     password,
-                } => ops::create_user(dir, username, email, password.clone()),
+                } => data::create_user(dir, username, email, password.clone()),
                 UserAction::SetPassword { username, password } => {
-                    ops::set_password(dir, username, password.clone())
+                    data::set_password(dir, username, password.clone())
                 }
-                UserAction::Delete { username } => ops::delete_user(dir, username),
+                UserAction::Delete { username } => data::delete_user(dir, username),
             };
         }
         Some(Command::Serve(_)) | None => {}
     }
     let config = cli.into_serve_args().into_config()?;
-    crate::server::run_until_signal(config).await
+    crate::http::server::run_until_signal(config).await
 }

@@ -130,8 +130,8 @@ mod tests {
     fn pictures_are_valid_pngs_that_differ_by_seed() {
         let a = picture("films/Dune", 64);
         assert_eq!(
-            crate::media::verify_image(&a),
-            Some(crate::media::ImageKind::Png)
+            crate::storage::media::verify_image(&a),
+            Some(crate::storage::media::ImageKind::Png)
         );
         assert_eq!(imagesize::blob_size(&a).unwrap().width, 64);
         assert_ne!(a, picture("books/Dune", 64));

@@ -255,7 +255,7 @@ impl Doctor {
 
     async fn upload(&mut self) -> Result<String, String> {
         let token = self.token.clone().unwrap_or_default();
-        let image = crate::png::picture("chatd doctor", IMAGE_SIDE);
+        let image = crate::ops::png::picture("chatd doctor", IMAGE_SIDE);
         let size = image.len();
         let part = reqwest::multipart::Part::bytes(image)
             .file_name("doctor.png")
@@ -335,7 +335,7 @@ impl Doctor {
                 "GET {img}: HTTP {status}, {kind}. Does the proxy forward /media/ to chatd?"
             ));
         }
-        if bytes.len() != crate::png::picture("chatd doctor", IMAGE_SIDE).len() {
+        if bytes.len() != crate::ops::png::picture("chatd doctor", IMAGE_SIDE).len() {
             return Err(format!(
                 "GET {img} returned {} bytes, not the uploaded image",
                 bytes.len()

@@ -1,7 +1,7 @@
 //! `GET /chat/<room>/<id>/` with `Upgrade: websocket`: checks everything
 //! that can fail (room, chat, token, capacity) while an HTTP answer is still
 //! possible, then completes the handshake and hands the socket to
-//! [`crate::socket`].
+//! [`crate::live::connection`].
 
 use std::sync::Arc;
 
@@ -18,10 +18,10 @@ use warp::reply::Response;
 use warp::Filter;
 
 use super::{other_method, respond, Req, ReqFilter};
-use crate::error::ApiError;
-use crate::pagination::{query_pairs, query_value};
-use crate::rooms::Room;
-use crate::socket::{self, Session};
+use crate::http::error::ApiError;
+use crate::domain::pagination::{query_pairs, query_value};
+use crate::domain::rooms::Room;
+use crate::live::connection::{self as socket, Session};
 
 pub fn routes(
     req: ReqFilter,
@@ -98,7 +98,7 @@ async fn connect(room: String, id: i64, req: Req) -> Result<Response, ApiError> 
             "Too many open sockets; try again later.",
         ));
     }
-    let client = crate::throttle::client_ip(
+    let client = crate::domain::throttle::client_ip(
         req.peer.map(|p| p.ip()),
         &req.headers,
         app.config.trust_proxy,

@@ -10,8 +10,8 @@ use warp::reply::Response;
 use warp::Filter;
 
 use super::{other_method, respond, Req, ReqFilter};
-use crate::error::ApiError;
-use crate::media::etag;
+use crate::http::error::ApiError;
+use crate::storage::media::etag;
 
 pub fn routes(
     req: ReqFilter,

@@ -28,8 +28,8 @@ use warp::reply::Response;
 use warp::Filter;
 
 use crate::app::App;
-use crate::body::{self, BodyStream, Form, Limits};
-use crate::error::ApiError;
+use crate::http::body::{self, BodyStream, Form, Limits};
+use crate::http::error::ApiError;
 
 /// Everything a handler needs from a request.
 pub struct Req {
@@ -43,7 +43,7 @@ pub struct Req {
     /// The TCP peer (absent only for requests not from our accept loop).
     pub peer: Option<std::net::SocketAddr>,
     /// Set on requests that ask for a protocol upgrade.
-    pub upgrade: Option<crate::server::UpgradeSlot>,
+    pub upgrade: Option<crate::http::server::UpgradeSlot>,
     /// In a mutex only so that `&Req` can be held across awaits (`Sync`).
     body: std::sync::Mutex<Option<BodyStream>>,
 }
@@ -75,11 +75,11 @@ impl Req {
 
     /// Throttles this request's client with `limiter` (unless throttling
     /// is off): 429 with `Retry-After` when over the limit.
-    pub fn throttle(&self, limiter: &crate::throttle::Limiter) -> Result<(), ApiError> {
+    pub fn throttle(&self, limiter: &crate::domain::throttle::Limiter) -> Result<(), ApiError> {
         if !self.app.config.rate_limit {
             return Ok(());
         }
-        let ip = crate::throttle::client_ip(
+        let ip = crate::domain::throttle::client_ip(
             self.peer.map(|p| p.ip()),
             &self.headers,
             self.app.config.trust_proxy,
@@ -104,8 +104,8 @@ fn req(app: Arc<App>) -> impl Filter<Extract = (Req,), Error = warp::Rejection> 
         .and(warp::path::full())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::header::headers_cloned())
-        .and(warp::ext::optional::<crate::server::ClientAddr>())
-        .and(warp::ext::optional::<crate::server::UpgradeSlot>())
+        .and(warp::ext::optional::<crate::http::server::ClientAddr>())
+        .and(warp::ext::optional::<crate::http::server::UpgradeSlot>())
         .and(warp::body::stream())
         .map(
             |app,
@@ -113,7 +113,7 @@ fn req(app: Arc<App>) -> impl Filter<Extract = (Req,), Error = warp::Rejection> 
              path: warp::path::FullPath,
              query,
              headers,
-             peer: Option<crate::server::ClientAddr>,
+             peer: Option<crate::http::server::ClientAddr>,
              upgrade,
              stream| {
                 let stream = TryStreamExt::map_ok(stream, into_bytes);
@@ -176,21 +176,21 @@ where
     T: Send + 'static,
     V: serde::Serialize,
 {
-    let query = crate::pagination::query_pairs(&req.query);
-    let page_param = crate::pagination::query_value(&query, "page").map(str::to_string);
+    let query = crate::domain::pagination::query_pairs(&req.query);
+    let page_param = crate::domain::pagination::query_value(&query, "page").map(str::to_string);
     let (count, page, rows) = req
         .app
         .db
         .run(move |conn| {
             let count = count(conn)?;
-            let page = crate::pagination::PageRequest::new(page_param.as_deref(), count)?;
-            let rows = load(conn, page.offset(), crate::pagination::PAGE_SIZE)?;
+            let page = crate::domain::pagination::PageRequest::new(page_param.as_deref(), count)?;
+            let rows = load(conn, page.offset(), crate::domain::pagination::PAGE_SIZE)?;
             Ok((count, page, rows))
         })
         .await?;
     let base = req.base_url();
-    let (next, previous) = crate::pagination::links(page, &format!("{base}{}", req.path), &query);
-    Ok(crate::reply::ok(&crate::models::Page {
+    let (next, previous) = crate::domain::pagination::links(page, &format!("{base}{}", req.path), &query);
+    Ok(crate::http::reply::ok(&crate::domain::views::Page {
         count,
         next,
         previous,
@@ -210,7 +210,7 @@ pub fn respond(result: Result<Response, ApiError>) -> Response {
 /// allowed methods, anything else is a 405.
 pub fn other_method(method: &Method, allow: &'static str) -> Result<Response, ApiError> {
     if method == Method::OPTIONS {
-        let mut response = crate::reply::ok(&serde_json::json!({
+        let mut response = crate::http::reply::ok(&serde_json::json!({
             "renders": ["application/json"],
             "parses": ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"],
         }));

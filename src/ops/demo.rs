@@ -12,8 +12,8 @@ use std::time::Duration;
 use rusqlite::{params, Connection};
 
 use crate::app::App;
-use crate::media::ImageKind;
-use crate::rooms::Room;
+use crate::storage::media::ImageKind;
+use crate::domain::rooms::Room;
 use crate::storage::chats::{self, NewChat};
 use crate::storage::{messages, users};
 
@@ -203,7 +203,7 @@ pub fn seed(app: &App) -> anyhow::Result<Seeded> {
         if taken {
             continue;
         }
-        let image = crate::png::picture(&format!("{}/{}", demo.room, demo.title), 160);
+        let image = crate::ops::png::picture(&format!("{}/{}", demo.room, demo.title), 160);
         let img = app.media.store("chat_img", ImageKind::Png, &image)?;
         let chat = chats::insert(
             &tx,
@@ -253,7 +253,7 @@ pub fn reset(app: &App) -> anyhow::Result<Seeded> {
         .query_map([], |row| row.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     for id in chat_ids {
-        crate::socket::chat_events::deleted(app, id);
+        crate::live::connection::chat_events::deleted(app, id);
     }
     let files: Vec<String> = conn
         .prepare("SELECT img FROM chats WHERE img IS NOT NULL UNION ALL SELECT avatar FROM users WHERE avatar IS NOT NULL")?

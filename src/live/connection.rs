@@ -20,13 +20,13 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::app::App;
 use crate::config::WsLimits;
-use crate::hub::{close, Control, Outbound, Peer};
-use crate::models::{ChatView, MessageView};
-use crate::rooms::Room;
+use crate::live::hub::{close, Control, Outbound, Peer};
+use crate::domain::views::{ChatView, MessageView};
+use crate::domain::rooms::Room;
 use crate::storage::chats;
 use crate::storage::messages;
 use crate::storage::users::User;
-use crate::writer::{error_frame, frame, Op, Reply};
+use crate::live::writer::{error_frame, frame, Op, Reply};
 
 /// Messages in a `hello` without `?after=`.
 pub const HELLO_HISTORY: u64 = 50;
@@ -131,7 +131,7 @@ where
 async fn hello(
     session: &Session,
     online: usize,
-) -> Result<Option<(Utf8Bytes, i64)>, crate::error::ApiError> {
+) -> Result<Option<(Utf8Bytes, i64)>, crate::http::error::ApiError> {
     let (room, chat_id, after) = (session.room, session.chat_id, session.after);
     let loaded = session
         .app
@@ -425,11 +425,11 @@ pub fn message_text(
 ) -> Result<String, (&'static str, String)> {
     let text = match value {
         serde_json::Value::String(text) => text.trim(),
-        serde_json::Value::Null => return Err(("blank", crate::rules::REQUIRED.to_string())),
-        _ => return Err(("invalid_json", crate::rules::NOT_A_STRING.to_string())),
+        serde_json::Value::Null => return Err(("blank", crate::domain::rules::REQUIRED.to_string())),
+        _ => return Err(("invalid_json", crate::domain::rules::NOT_A_STRING.to_string())),
     };
     if text.is_empty() {
-        return Err(("blank", crate::rules::BLANK.to_string()));
+        return Err(("blank", crate::domain::rules::BLANK.to_string()));
     }
     if text.chars().count() > max {
         return Err((
@@ -465,7 +465,7 @@ async fn handle_text(
         ));
     };
     if let Err(wait) = bucket.take() {
-        let detail = crate::error::throttled_detail(wait);
+        let detail = crate::http::error::throttled_detail(wait);
         return peer.send(error_frame("throttled", &detail));
     }
     let chat_id = session.chat_id;

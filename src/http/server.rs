@@ -30,8 +30,8 @@ use warp::http::Request;
 
 use crate::app::App;
 use crate::config::{Config, Seed};
-use crate::demo;
-use crate::routes;
+use crate::ops::demo;
+use crate::http::routes;
 
 /// The largest request head (request line and headers) we read.
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
@@ -206,7 +206,7 @@ where
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let cors_origins = &app.config.cors_origins;
-    let mut response = match crate::cors::preflight(&method, request.headers(), cors_origins) {
+    let mut response = match crate::http::cors::preflight(&method, request.headers(), cors_origins) {
         Some(preflight) => preflight,
         None => {
             let origin = request.headers().get(warp::http::header::ORIGIN).cloned();
@@ -217,7 +217,7 @@ where
             if let Some(origin) = origin {
                 let mut cors_request = warp::http::HeaderMap::new();
                 cors_request.insert(warp::http::header::ORIGIN, origin);
-                crate::cors::decorate(&mut response, &cors_request, cors_origins);
+                crate::http::cors::decorate(&mut response, &cors_request, cors_origins);
             }
             response
         }

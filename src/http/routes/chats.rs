@@ -6,11 +6,11 @@ use warp::reply::Response;
 use warp::Filter;
 
 use super::{other_method, paged, respond, Req, ReqFilter};
-use crate::error::{ApiError, FieldErrors};
-use crate::models::ChatView;
-use crate::reply;
-use crate::rooms::Room;
-use crate::rules::{self, ImageInput};
+use crate::http::error::{ApiError, FieldErrors};
+use crate::domain::views::ChatView;
+use crate::http::reply;
+use crate::domain::rooms::Room;
+use crate::domain::rules::{self, ImageInput};
 use crate::storage::chats::{self, ChatChange, NewChat};
 use crate::storage::is_unique_violation;
 use crate::storage::users::User;
@@ -179,7 +179,7 @@ async fn patch(room: String, id: i64, mut req: Req) -> Result<Response, ApiError
             }
         })
         .await?;
-    crate::socket::chat_events::updated(&req.app, &updated);
+    crate::live::connection::chat_events::updated(&req.app, &updated);
     Ok(reply::ok(&ChatView::new(updated, &req.base_url())))
 }
 
@@ -198,6 +198,6 @@ async fn delete(room: String, id: i64, req: Req) -> Result<Response, ApiError> {
             None => Err(ApiError::not_found()),
         })
         .await?;
-    crate::socket::chat_events::deleted(&req.app, id);
+    crate::live::connection::chat_events::deleted(&req.app, id);
     Ok(reply::no_content())
 }

@@ -8,8 +8,8 @@ use std::path::Path;
 use anyhow::Context;
 use rusqlite::{Connection, OpenFlags};
 
-use crate::body::{Form, Value};
-use crate::media::FOLDERS;
+use crate::http::body::{Form, Value};
+use crate::storage::media::FOLDERS;
 use crate::storage::{self, users};
 
 /// `chatd backup <file>`: a consistent copy of the live database (SQLite's
@@ -153,7 +153,7 @@ pub fn create_user(
     form.insert("username", Value::Text(username.into()));
     form.insert("email", Value::Text(email.into()));
     form.insert("password", Value::Text(password));
-    let registration = crate::rules::registration(&form).map_err(|errors| {
+    let registration = crate::domain::rules::registration(&form).map_err(|errors| {
         anyhow::anyhow!("{}", serde_json::to_string(&errors).unwrap_or_default())
     })?;
     let conn = open(data_dir)?;
@@ -181,7 +181,7 @@ pub fn set_password(
     let conn = open(data_dir)?;
     let user = find(&conn, username)?;
     let problems =
-        crate::rules::password_problems(&password, Some(&user.username), Some(&user.email));
+        crate::domain::rules::password_problems(&password, Some(&user.username), Some(&user.email));
     anyhow::ensure!(problems.is_empty(), "{}", problems.join(" "));
     let hash = crate::auth::hash_password(&password)?;
     users::set_password(&conn, user.id, &hash)?;
@@ -198,7 +198,7 @@ pub fn delete_user(data_dir: &Path, username: &str) -> anyhow::Result<()> {
     let user = find(&conn, username)?;
     let deleted =
         users::delete(&mut conn, user.id)?.ok_or_else(|| anyhow::anyhow!("no user {username}"))?;
-    let media = crate::media::Media::open(data_dir.join("media"))?;
+    let media = crate::storage::media::Media::open(data_dir.join("media"))?;
     for file in &deleted.files {
         media.remove(file);
     }

@@ -17,7 +17,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// argon2id with its 19 MiB work area kept between runs.
 ///

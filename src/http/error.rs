@@ -13,7 +13,7 @@ use warp::http::header::{HeaderValue, ALLOW, RETRY_AFTER, WWW_AUTHENTICATE};
 use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 
-use crate::reply::json;
+use crate::http::reply::json;
 
 /// Field validation errors, kept in the order they were found so the body
 /// lists fields in a stable, serializer-like order.

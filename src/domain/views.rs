@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use crate::media::DEFAULT_CHAT_IMG;
-use crate::rooms::Room;
+use crate::storage::media::DEFAULT_CHAT_IMG;
+use crate::domain::rooms::Room;
 use crate::storage::chats::Chat;
 use crate::storage::messages::Message;
 use crate::storage::users::User;

@@ -11,10 +11,10 @@ use warp::reply::Response;
 use warp::Filter;
 
 use super::{other_method, respond, Req, ReqFilter};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// The document as written, without `servers`.
-pub const DOCUMENT: &str = include_str!("../openapi.json");
+pub const DOCUMENT: &str = include_str!("../../openapi.json");
 
 /// The document, parsed once.
 fn document() -> Result<&'static Value, ApiError> {
@@ -41,7 +41,7 @@ fn openapi(req: &Req) -> Result<Response, ApiError> {
     if let Value::Object(fields) = &mut document {
         fields.insert("servers".into(), json!([{ "url": req.base_url() }]));
     }
-    Ok(crate::reply::ok(&document))
+    Ok(crate::http::reply::ok(&document))
 }
 
 #[cfg(test)]

@@ -8,11 +8,11 @@ use warp::Filter;
 
 use super::{other_method, respond, Req, ReqFilter};
 use crate::auth::TokenType;
-use crate::body::Form;
-use crate::error::{ApiError, FieldErrors};
-use crate::models::{avatar_url, UserView};
-use crate::reply;
-use crate::rules::{self, ImageInput, TextRule};
+use crate::http::body::Form;
+use crate::http::error::{ApiError, FieldErrors};
+use crate::domain::views::{avatar_url, UserView};
+use crate::http::reply;
+use crate::domain::rules::{self, ImageInput, TextRule};
 use crate::storage::users;
 
 /// `201` body of a registration, fields in the documented order.
@@ -100,7 +100,7 @@ async fn with_taken_names(
     mut errors: FieldErrors,
 ) -> Result<FieldErrors, ApiError> {
     let text = |name: &str| match form.get(name) {
-        Some(crate::body::Value::Text(text)) => text.trim().to_string(),
+        Some(crate::http::body::Value::Text(text)) => text.trim().to_string(),
         _ => String::new(),
     };
     let (username, email) = (text("username"), text("email"));
@@ -206,7 +206,7 @@ async fn user(req: Req) -> Result<Response, ApiError> {
         req.app.media.remove(file);
     }
     for chat_id in deleted.chat_ids {
-        crate::socket::chat_events::deleted(&req.app, chat_id);
+        crate::live::connection::chat_events::deleted(&req.app, chat_id);
     }
     Ok(reply::no_content())
 }

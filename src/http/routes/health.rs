@@ -5,7 +5,7 @@ use warp::reply::Response;
 use warp::Filter;
 
 use super::{other_method, respond, Req, ReqFilter};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 pub fn routes(
     req: ReqFilter,
@@ -22,7 +22,7 @@ async fn health(req: Req) -> Result<Response, ApiError> {
                 .db
                 .run(|conn| Ok(conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0))?))
                 .await?;
-            Ok(crate::reply::ok(&serde_json::json!({"status": "ok"})))
+            Ok(crate::http::reply::ok(&serde_json::json!({"status": "ok"})))
         }
         ref method => other_method(method, "GET, HEAD, OPTIONS"),
     }

@@ -7,7 +7,7 @@ use warp::reply::Response;
 use warp::Filter;
 
 use super::{other_method, respond, Req, ReqFilter};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 pub fn routes(
     req: ReqFilter,

@@ -2,7 +2,7 @@
 //! absolute `next` / `previous` links that keep the request's other query
 //! parameters.
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// Items per page.
 pub const PAGE_SIZE: u64 = 100;

@@ -1,0 +1,10 @@
+//! The HTTP edge: the accept loop, routes and handlers, request bodies,
+//! replies, CORS, and the one HTTP error type ([`error::ApiError`]) with
+//! its DRF-shaped rendering. Nothing below this layer knows about HTTP.
+
+pub mod body;
+pub mod cors;
+pub mod error;
+pub mod reply;
+pub mod routes;
+pub mod server;
