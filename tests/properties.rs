@@ -13,7 +13,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use chatd::auth::{self, Claims, Credentials, TokenType, Tokens};
 use chatd::http::body::{self, BodyStream, Form, Limits, Upload, Value};
-use chatd::http::error::{ApiError, FieldErrors};
+use chatd::domain::error::FieldErrors;
+use chatd::http::error::ApiError;
 use chatd::domain::pagination::{self, PageRequest, PAGE_SIZE};
 use chatd::domain::rooms::Room;
 use chatd::domain::rules;
@@ -103,7 +104,7 @@ fn is_detail(body: &Json) -> bool {
 /// 413 or 415 with `{"detail"}`; returns the status.
 fn assert_documented_body_error(error: ApiError) -> Result<u16, TestCaseError> {
     let shown = error.to_string();
-    let rendered = render(error);
+    let rendered = render(error.into());
     match rendered.status {
         400 => prop_assert!(
             is_field_errors(&rendered.body) || is_detail(&rendered.body),
@@ -413,7 +414,7 @@ proptest! {
                 }
             }
             (Err(error), other) if !other.is_object() => {
-                let rendered = render(error);
+                let rendered = render(error.into());
                 prop_assert_eq!(rendered.status, 400);
                 let messages = rendered.body["non_field_errors"].as_array().cloned().unwrap_or_default();
                 prop_assert_eq!(messages.len(), 1);
@@ -649,7 +650,7 @@ proptest! {
                 prop_assert_eq!(previous.is_some(), request.number > 1);
             }
             Err(error) => {
-                let rendered = render(error);
+                let rendered = render(error.into());
                 prop_assert_eq!(rendered.status, 404);
                 prop_assert_eq!(rendered.body, serde_json::json!({"detail": "Invalid page."}));
             }
@@ -791,7 +792,7 @@ proptest! {
                 prop_assert_eq!(parts, vec!["Bearer", token.as_str()]);
             }
             Err(error) => {
-                let rendered = render(error);
+                let rendered = render(error.into());
                 prop_assert_eq!(rendered.status, 401);
                 prop_assert_eq!(
                     rendered.headers.get("www-authenticate").map(|v| v.to_str().unwrap().to_string()),
@@ -818,7 +819,7 @@ fn deeply_nested_json_is_a_parse_error() {
     for open in ["[", "{\"a\":"] {
         let body = open.repeat(100_000);
         let error = body::parse_json(body.as_bytes()).unwrap_err();
-        let rendered = render(error);
+        let rendered = render(error.into());
         assert_eq!(rendered.status, 400);
         assert!(rendered.body["detail"]
             .as_str()

@@ -2,6 +2,8 @@
 //! permissions, the JSON views of chats, messages and users, pagination,
 //! and throttling.
 
+pub mod error;
+pub mod form;
 pub mod pagination;
 pub mod rooms;
 pub mod rules;

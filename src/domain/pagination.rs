@@ -2,7 +2,7 @@
 //! absolute `next` / `previous` links that keep the request's other query
 //! parameters.
 
-use crate::http::error::ApiError;
+use crate::domain::error::Error;
 
 /// Items per page.
 pub const PAGE_SIZE: u64 = 100;
@@ -18,15 +18,15 @@ pub struct PageRequest {
 impl PageRequest {
     /// Validates `?page=` (absent means 1) for a list of `count` items.
     /// An empty list still has page 1.
-    pub fn new(page: Option<&str>, count: u64) -> Result<PageRequest, ApiError> {
+    pub fn new(page: Option<&str>, count: u64) -> Result<PageRequest, Error> {
         let pages = count.div_ceil(PAGE_SIZE).max(1);
         let number = match page {
             None => 1,
             Some("last") => pages,
-            Some(text) => text.parse::<u64>().map_err(|_| ApiError::invalid_page())?,
+            Some(text) => text.parse::<u64>().map_err(|_| Error::InvalidPage)?,
         };
         if number == 0 || number > pages {
-            return Err(ApiError::invalid_page());
+            return Err(Error::InvalidPage);
         }
         Ok(PageRequest { number, pages })
     }

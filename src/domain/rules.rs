@@ -3,8 +3,8 @@
 //! change may contain, registration and password rules, and who may change
 //! a chat.
 
-use crate::http::body::{Form, Upload, Value};
-use crate::http::error::{ApiError, FieldErrors};
+use crate::domain::error::{messages, Error, FieldErrors};
+use crate::domain::form::{Form, Upload, Value};
 use crate::domain::rooms::Room;
 
 pub const TITLE_MAX: usize = 70;
@@ -13,22 +13,10 @@ pub const USERNAME_MAX: usize = 150;
 pub const EMAIL_MAX: usize = 254;
 pub const PASSWORD_MIN: usize = 8;
 
-pub const REQUIRED: &str = "This field is required.";
-pub const BLANK: &str = "This field may not be blank.";
-pub const NOT_NULL: &str = "This field may not be null.";
-pub const NOT_A_STRING: &str = "Not a valid string.";
-pub const NOT_A_FILE: &str =
-    "The submitted data was not a file. Check the encoding type on the form.";
-pub const INVALID_IMAGE: &str =
-    "Upload a valid image. The file you uploaded was either not an image or a corrupted image.";
-pub const EMPTY_FILE: &str = "The submitted file is empty.";
-pub const NO_FILE: &str = "No file was submitted.";
-pub const UNIQUE_TITLE: &str = "The fields room, title must make a unique set.";
-pub const ONLY_DESCRIPTION_AND_IMAGE: &str = "Only the chat description and image can be changed.";
-
-fn too_long(max: usize) -> String {
-    format!("Ensure this field has no more than {max} characters.")
-}
+pub use messages::{
+    too_long, BLANK, EMPTY_FILE, INVALID_IMAGE, NOT_A_FILE, NOT_A_STRING, NOT_NULL, NO_FILE,
+    ONLY_DESCRIPTION_AND_IMAGE, REQUIRED, UNIQUE_TITLE,
+};
 
 /// How a string field treats absent, null and blank input.
 #[derive(Debug, Clone, Copy)]
@@ -72,7 +60,18 @@ pub fn text_field(
     rule: TextRule,
     errors: &mut FieldErrors,
 ) -> Option<Option<String>> {
-    let text = match form.get(name) {
+    text_value(form.get(name), name, rule, errors)
+}
+
+/// Validates one submitted value (absent: `None`) as the string field
+/// `name`; what [`text_field`] does once the value is found.
+pub fn text_value(
+    value: Option<&Value>,
+    name: &str,
+    rule: TextRule,
+    errors: &mut FieldErrors,
+) -> Option<Option<String>> {
+    let text = match value {
         None => {
             if rule.required {
                 errors.add(name, REQUIRED);
@@ -245,17 +244,39 @@ pub fn chat_patch(form: &Form) -> Result<ChatPatch, FieldErrors> {
     }
 }
 
+/// A message's text: 1 to `max` characters after trimming. REST and
+/// sockets both check texts here.
+pub fn message_text(value: Option<&Value>, max: usize) -> Result<String, Error> {
+    let mut errors = FieldErrors::new();
+    match text_value(value, "text", TextRule::required(max), &mut errors) {
+        Some(Some(text)) => Ok(text),
+        _ => Err(Error::Fields(errors)),
+    }
+}
+
+/// The field errors for names that are taken.
+pub fn taken_errors(taken: crate::storage::users::Taken) -> FieldErrors {
+    let mut errors = FieldErrors::new();
+    if taken.username {
+        errors.add("username", messages::USERNAME_TAKEN);
+    }
+    if taken.email {
+        errors.add("email", messages::EMAIL_TAKEN);
+    }
+    errors
+}
+
 /// Only a chat's creator may change or delete it.
-pub fn check_chat_owner(user_id: i64, creator_id: i64) -> Result<(), ApiError> {
+pub fn check_chat_owner(user_id: i64, creator_id: i64) -> Result<(), Error> {
     if user_id == creator_id {
         Ok(())
     } else {
-        Err(ApiError::permission_denied())
+        Err(Error::PermissionDenied)
     }
 }
 
 /// Only a message's author may edit or delete it.
-pub fn check_message_author(user_id: i64, author_id: i64) -> Result<(), ApiError> {
+pub fn check_message_author(user_id: i64, author_id: i64) -> Result<(), Error> {
     check_chat_owner(user_id, author_id)
 }
 
@@ -270,14 +291,28 @@ pub struct Registration {
 /// Validates `POST /api/register/`: username, e-mail and password rules.
 /// (Uniqueness is checked against the database afterwards.)
 pub fn registration(form: &Form) -> Result<Registration, FieldErrors> {
-    let mut errors = FieldErrors::new();
-    let username = text_field(
-        form,
-        "username",
-        TextRule::required(USERNAME_MAX),
-        &mut errors,
+    account(form.get("username"), form.get("email"), form.get("password"))
+}
+
+/// The same rules for an account made on the command line
+/// (`chatd user create`).
+pub fn new_account(username: &str, email: &str, password: &str) -> Result<Registration, FieldErrors> {
+    let text = |s: &str| Value::Text(s.to_string());
+    account(
+        Some(&text(username)),
+        Some(&text(email)),
+        Some(&text(password)),
     )
-    .flatten();
+}
+
+fn account(
+    username: Option<&Value>,
+    email: Option<&Value>,
+    password: Option<&Value>,
+) -> Result<Registration, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let username =
+        text_value(username, "username", TextRule::required(USERNAME_MAX), &mut errors).flatten();
     if let Some(name) = &username {
         if !valid_username(name) {
             errors.add(
@@ -286,7 +321,7 @@ pub fn registration(form: &Form) -> Result<Registration, FieldErrors> {
             );
         }
     }
-    let email = text_field(form, "email", TextRule::required(EMAIL_MAX), &mut errors)
+    let email = text_value(email, "email", TextRule::required(EMAIL_MAX), &mut errors)
         .flatten()
         .and_then(|email| match normalize_email(&email) {
             Some(email) => Some(email),
@@ -295,7 +330,7 @@ pub fn registration(form: &Form) -> Result<Registration, FieldErrors> {
                 None
             }
         });
-    let password = text_field(form, "password", PASSWORD_RULE, &mut errors).flatten();
+    let password = text_value(password, "password", PASSWORD_RULE, &mut errors).flatten();
     if let Some(password) = &password {
         for message in password_problems(password, username.as_deref(), email.as_deref()) {
             errors.add("password", message);
@@ -511,10 +546,10 @@ mod tests {
     #[test]
     fn only_the_creator_may_change_a_chat() {
         assert!(check_chat_owner(1, 1).is_ok());
-        assert_eq!(
-            check_chat_owner(2, 1).unwrap_err().status(),
-            warp::http::StatusCode::FORBIDDEN
-        );
+        assert!(matches!(
+            check_chat_owner(2, 1).unwrap_err(),
+            Error::PermissionDenied
+        ));
     }
 
     #[test]

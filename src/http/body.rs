@@ -10,7 +10,9 @@ use std::pin::Pin;
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 
-use crate::http::error::{ApiError, FieldErrors};
+use crate::domain::error::FieldErrors;
+pub use crate::domain::form::{Form, Upload, Value};
+use crate::http::error::ApiError;
 
 /// A request body as warp hands it over, boxed so handlers can hold it.
 pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, warp::Error>> + Send>>;
@@ -30,49 +32,6 @@ fn too_many_fields() -> ApiError {
 /// How much of an oversized body is read and thrown away before answering
 /// 413, so that the client sees the answer instead of a reset connection.
 const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
-
-/// One submitted field.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    /// A form field, a multipart text part or a JSON string.
-    Text(String),
-    /// Any other JSON value (number, bool, null, array, object).
-    Json(serde_json::Value),
-    /// A multipart file part.
-    File(Upload),
-}
-
-/// An uploaded file, held in memory (bounded by the upload limit).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Upload {
-    pub filename: String,
-    pub bytes: Bytes,
-}
-
-/// The fields of a request body, in the order sent. A repeated name keeps
-/// its last value, as Django's `QueryDict` does.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Form {
-    fields: Vec<(String, Value)>,
-}
-
-impl Form {
-    pub fn get(&self, name: &str) -> Option<&Value> {
-        self.fields
-            .iter()
-            .rev()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v)
-    }
-
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.fields.iter().map(|(name, _)| name.as_str())
-    }
-
-    pub fn insert(&mut self, name: impl Into<String>, value: Value) {
-        self.fields.push((name.into(), value));
-    }
-}
 
 /// Limits for one request's body.
 #[derive(Debug, Clone, Copy)]

@@ -8,77 +8,13 @@
 
 use std::fmt;
 
-use serde::ser::{Serialize, SerializeMap, Serializer};
 use warp::http::header::{HeaderValue, ALLOW, RETRY_AFTER, WWW_AUTHENTICATE};
 use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 
+use crate::domain::error::{messages, Error, FieldErrors};
 use crate::http::reply::json;
-
-/// Field validation errors, kept in the order they were found so the body
-/// lists fields in a stable, serializer-like order.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct FieldErrors {
-    entries: Vec<(String, Vec<String>)>,
-}
-
-impl FieldErrors {
-    pub fn new() -> FieldErrors {
-        FieldErrors::default()
-    }
-
-    /// Adds `message` to the list of `field`.
-    pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        let message = message.into();
-        match self.entries.iter_mut().find(|(name, _)| name == field) {
-            Some((_, messages)) => messages.push(message),
-            None => self.entries.push((field.to_string(), vec![message])),
-        }
-    }
-
-    /// Adds an error that belongs to no single field.
-    pub fn add_non_field(&mut self, message: impl Into<String>) {
-        self.add("non_field_errors", message);
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    /// `Ok(())` when nothing was added, else the errors as an [`ApiError`].
-    pub fn into_result(self) -> Result<(), ApiError> {
-        if self.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::Fields(self))
-        }
-    }
-
-    /// The messages of one field, for tests and callers that combine errors.
-    pub fn get(&self, field: &str) -> Option<&[String]> {
-        self.entries
-            .iter()
-            .find(|(name, _)| name == field)
-            .map(|(_, messages)| messages.as_slice())
-    }
-
-    /// A single error on one field.
-    pub fn single(field: &str, message: impl Into<String>) -> FieldErrors {
-        let mut errors = FieldErrors::new();
-        errors.add(field, message);
-        errors
-    }
-}
-
-impl Serialize for FieldErrors {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.entries.len()))?;
-        for (field, messages) in &self.entries {
-            map.serialize_entry(field, messages)?;
-        }
-        map.end()
-    }
-}
+use crate::storage::StorageError;
 
 /// Every way a request can fail.
 #[derive(Debug)]
@@ -135,7 +71,7 @@ impl ApiError {
     }
 
     pub fn not_authenticated() -> ApiError {
-        ApiError::unauthorized("Authentication credentials were not provided.")
+        ApiError::unauthorized(messages::NOT_AUTHENTICATED)
     }
 
     pub fn invalid_token() -> ApiError {
@@ -161,18 +97,15 @@ impl ApiError {
     }
 
     pub fn permission_denied() -> ApiError {
-        ApiError::detail(
-            StatusCode::FORBIDDEN,
-            "You do not have permission to perform this action.",
-        )
+        ApiError::detail(StatusCode::FORBIDDEN, messages::PERMISSION_DENIED)
     }
 
     pub fn not_found() -> ApiError {
-        ApiError::detail(StatusCode::NOT_FOUND, "Not found.")
+        ApiError::detail(StatusCode::NOT_FOUND, messages::NOT_FOUND)
     }
 
     pub fn invalid_page() -> ApiError {
-        ApiError::detail(StatusCode::NOT_FOUND, "Invalid page.")
+        ApiError::detail(StatusCode::NOT_FOUND, messages::INVALID_PAGE)
     }
 
     /// 405 naming the method, with the resource's `Allow` list.
@@ -202,7 +135,7 @@ impl ApiError {
 
     /// 429 telling the client when to come back.
     pub fn throttled(wait_secs: u64) -> ApiError {
-        ApiError::detail(StatusCode::TOO_MANY_REQUESTS, throttled_detail(wait_secs))
+        ApiError::detail(StatusCode::TOO_MANY_REQUESTS, messages::throttled(wait_secs))
             .with_header(RETRY_AFTER, HeaderValue::from(wait_secs))
     }
 
@@ -283,17 +216,11 @@ impl ApiError {
                 tracing::error!(error = format!("{error:#}"), "internal error");
                 json(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    &serde_json::json!({"detail": "A server error occurred."}),
+                    &serde_json::json!({"detail": messages::SERVER_ERROR}),
                 )
             }
         }
     }
-}
-
-/// DRF's throttling message: "Expected available in 1 second." / "N seconds."
-pub fn throttled_detail(wait_secs: u64) -> String {
-    let unit = if wait_secs == 1 { "second" } else { "seconds" };
-    format!("Request was throttled. Expected available in {wait_secs} {unit}.")
 }
 
 impl fmt::Display for ApiError {
@@ -313,27 +240,32 @@ impl warp::Reply for ApiError {
     }
 }
 
-impl From<rusqlite::Error> for ApiError {
-    fn from(error: rusqlite::Error) -> ApiError {
-        ApiError::Internal(error.into())
+/// The one place where the errors of the layers below become HTTP answers.
+impl From<Error> for ApiError {
+    fn from(error: Error) -> ApiError {
+        match error {
+            Error::Fields(errors) => ApiError::Fields(errors),
+            Error::WrongRoom => ApiError::WrongRoom,
+            Error::NotFound => ApiError::not_found(),
+            Error::InvalidPage => ApiError::invalid_page(),
+            Error::PermissionDenied => ApiError::permission_denied(),
+            Error::NotAuthenticated => ApiError::not_authenticated(),
+            Error::Throttled(wait) => ApiError::throttled(wait),
+            Error::Storage(error) => error.into(),
+        }
     }
 }
 
-impl From<r2d2::Error> for ApiError {
-    fn from(error: r2d2::Error) -> ApiError {
-        ApiError::Internal(error.into())
-    }
-}
-
-impl From<std::io::Error> for ApiError {
-    fn from(error: std::io::Error) -> ApiError {
-        ApiError::Internal(error.into())
-    }
-}
-
-impl From<anyhow::Error> for ApiError {
-    fn from(error: anyhow::Error) -> ApiError {
-        ApiError::Internal(error)
+impl From<StorageError> for ApiError {
+    fn from(error: StorageError) -> ApiError {
+        match error {
+            StorageError::Full => {
+                ApiError::detail(StatusCode::INSUFFICIENT_STORAGE, messages::OUT_OF_SPACE)
+            }
+            StorageError::Busy => ApiError::detail(StatusCode::SERVICE_UNAVAILABLE, messages::BUSY)
+                .with_header(RETRY_AFTER, HeaderValue::from_static("5")),
+            StorageError::Other(error) => ApiError::Internal(error),
+        }
     }
 }
 
@@ -343,21 +275,21 @@ impl From<FieldErrors> for ApiError {
     }
 }
 
+impl From<std::io::Error> for ApiError {
+    fn from(error: std::io::Error) -> ApiError {
+        StorageError::from(error).into()
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(error: anyhow::Error) -> ApiError {
+        StorageError::from(error).into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn field_errors_keep_insertion_order_and_group_messages() {
-        let mut errors = FieldErrors::new();
-        errors.add("title", "a");
-        errors.add("room", "b");
-        errors.add("title", "c");
-        assert_eq!(
-            serde_json::to_string(&errors).unwrap(),
-            r#"{"title":["a","c"],"room":["b"]}"#
-        );
-    }
 
     #[test]
     fn throttled_names_the_wait() {

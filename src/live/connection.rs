@@ -465,7 +465,7 @@ async fn handle_text(
         ));
     };
     if let Err(wait) = bucket.take() {
-        let detail = crate::http::error::throttled_detail(wait);
+        let detail = crate::domain::error::messages::throttled(wait);
         return peer.send(error_frame("throttled", &detail));
     }
     let chat_id = session.chat_id;

@@ -8,7 +8,6 @@ use std::path::Path;
 use anyhow::Context;
 use rusqlite::{Connection, OpenFlags};
 
-use crate::http::body::{Form, Value};
 use crate::storage::media::FOLDERS;
 use crate::storage::{self, users};
 
@@ -149,11 +148,7 @@ pub fn create_user(
     password: Option<String>,
 ) -> anyhow::Result<()> {
     let password = password_from(password)?;
-    let mut form = Form::default();
-    form.insert("username", Value::Text(username.into()));
-    form.insert("email", Value::Text(email.into()));
-    form.insert("password", Value::Text(password));
-    let registration = crate::domain::rules::registration(&form).map_err(|errors| {
+    let registration = crate::domain::rules::new_account(username, email, &password).map_err(|errors| {
         anyhow::anyhow!("{}", serde_json::to_string(&errors).unwrap_or_default())
     })?;
     let conn = open(data_dir)?;
@@ -163,7 +158,8 @@ pub fn create_user(
             println!("created user {} (id {})", user.username, user.id);
             Ok(())
         }
-        Err(users::InsertError::Taken(errors)) => {
+        Err(users::InsertError::Taken(taken)) => {
+            let errors = crate::domain::rules::taken_errors(taken);
             anyhow::bail!("{}", serde_json::to_string(&errors).unwrap_or_default())
         }
         Err(users::InsertError::Db(error)) => Err(error.into()),

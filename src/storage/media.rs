@@ -12,6 +12,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 
+use super::StorageError;
+
 /// The default chat image, written to `media/chat_img/default.jpg` at start.
 pub const DEFAULT_IMAGE: &[u8] = include_bytes!("../assets/default.jpg");
 /// Media path of the default chat image.
@@ -128,13 +130,45 @@ impl Media {
         folder: &'static str,
         kind: ImageKind,
         bytes: &[u8],
-    ) -> anyhow::Result<String> {
+    ) -> Result<String, StorageError> {
         let mut random = [0u8; 16];
-        getrandom::fill(&mut random).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+        getrandom::fill(&mut random)
+            .map_err(|e| StorageError::other(anyhow::anyhow!("no randomness: {e}")))?;
         let name: String = random.iter().map(|b| format!("{b:02x}")).collect();
         let media_path = format!("{folder}/{name}.{}", kind.extension());
         write_atomically(&self.root.join(&media_path), bytes)?;
         Ok(media_path)
+    }
+
+    /// Stores an upload and its row as one. The file is written first, so
+    /// no row ever points at a missing file; `write` records its media path
+    /// (`None` without an upload) and returns its result with the path of a
+    /// file it replaced. If `write` fails the new file is removed again;
+    /// once it succeeds the replaced one is.
+    pub fn store_with_row<T, E: From<StorageError>>(
+        &self,
+        folder: &'static str,
+        image: Option<(ImageKind, bytes::Bytes)>,
+        write: impl FnOnce(Option<&str>) -> Result<(T, Option<String>), E>,
+    ) -> Result<T, E> {
+        let stored = match image {
+            Some((kind, bytes)) => Some(self.store(folder, kind, &bytes)?),
+            None => None,
+        };
+        match write(stored.as_deref()) {
+            Ok((value, replaced)) => {
+                if let Some(old) = replaced.filter(|old| Some(old) != stored.as_ref()) {
+                    self.remove(&old);
+                }
+                Ok(value)
+            }
+            Err(error) => {
+                if let Some(new) = &stored {
+                    self.remove(new);
+                }
+                Err(error)
+            }
+        }
     }
 
     /// Removes a stored file; the default image is never removed.
@@ -176,7 +210,7 @@ fn resolve(media_path: &str) -> Option<ImageKind> {
 
 /// Writes `bytes` to a temporary file next to `path`, syncs it and renames
 /// it into place, so a crash never leaves a half-written image behind.
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("part");
     let result = (|| -> std::io::Result<()> {
         let mut file = std::fs::File::create(&tmp)?;
@@ -187,7 +221,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    result.with_context(|| format!("cannot write {}", path.display()))
+    result
 }
 
 /// A validator for a file's current version: size and modification time.

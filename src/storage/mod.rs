@@ -6,8 +6,10 @@
 //! pool and awaits the result.
 
 pub mod chats;
+mod error;
 pub mod media;
 pub mod messages;
+pub mod store;
 pub mod users;
 
 use std::path::Path;
@@ -17,7 +19,7 @@ use anyhow::Context;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, ErrorCode};
 
-use crate::http::error::ApiError;
+pub use error::StorageError;
 
 /// The schema of the newest version, applied idempotently at every start.
 pub const SCHEMA: &str = include_str!("../../schema.sql");
@@ -59,9 +61,9 @@ impl Db {
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool.
-    pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
+    pub async fn run<T, F>(&self, f: F) -> Result<T, StorageError>
     where
-        F: FnOnce(&mut Connection) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StorageError> + Send + 'static,
         T: Send + 'static,
     {
         let pool = self.pool.clone();
@@ -70,7 +72,7 @@ impl Db {
             f(&mut conn)
         })
         .await
-        .map_err(ApiError::internal)?
+        .map_err(StorageError::other)?
     }
 }
 

@@ -3,7 +3,6 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{is_unique_violation, now_timestamp};
-use crate::http::error::FieldErrors;
 
 /// A stored user.
 #[derive(Debug, Clone)]
@@ -36,21 +35,29 @@ pub fn key(text: &str) -> String {
     text.to_lowercase()
 }
 
+/// Which of a new user's names are taken already.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Taken {
+    pub username: bool,
+    pub email: bool,
+}
+
+impl Taken {
+    pub fn any(self) -> bool {
+        self.username || self.email
+    }
+}
+
 /// Why a user could not be inserted.
 #[derive(Debug)]
 pub enum InsertError {
-    /// Username or e-mail taken, as field errors.
-    Taken(FieldErrors),
+    /// Username or e-mail taken.
+    Taken(Taken),
     Db(rusqlite::Error),
 }
 
-/// Field errors for a username or e-mail that is already taken.
-pub fn taken_errors(
-    conn: &Connection,
-    username: &str,
-    email: &str,
-) -> rusqlite::Result<FieldErrors> {
-    let mut errors = FieldErrors::new();
+/// Whether `username` or `email` is taken, case-insensitively.
+pub fn taken(conn: &Connection, username: &str, email: &str) -> rusqlite::Result<Taken> {
     let exists = |column: &str, value: &str| -> rusqlite::Result<bool> {
         conn.query_row(
             &format!("SELECT EXISTS (SELECT 1 FROM users WHERE {column} = ?1)"),
@@ -58,13 +65,10 @@ pub fn taken_errors(
             |row| row.get(0),
         )
     };
-    if exists("username_key", &key(username))? {
-        errors.add("username", "A user with that username already exists.");
-    }
-    if exists("email_key", &key(email))? {
-        errors.add("email", "A user with that email already exists.");
-    }
-    Ok(errors)
+    Ok(Taken {
+        username: exists("username_key", &key(username))?,
+        email: exists("email_key", &key(email))?,
+    })
 }
 
 /// Inserts a user whose fields were validated already.
@@ -74,9 +78,9 @@ pub fn insert(
     email: &str,
     password_hash: &str,
 ) -> Result<User, InsertError> {
-    let taken = taken_errors(conn, username, email).map_err(InsertError::Db)?;
-    if !taken.is_empty() {
-        return Err(InsertError::Taken(taken));
+    let names = taken(conn, username, email).map_err(InsertError::Db)?;
+    if names.any() {
+        return Err(InsertError::Taken(names));
     }
     let result = conn.execute(
         "INSERT INTO users (username, username_key, email, email_key, password_hash, created_at)
@@ -101,8 +105,8 @@ pub fn insert(
         }),
         // Another request took the name between our check and the insert.
         Err(error) if is_unique_violation(&error) => {
-            let taken = taken_errors(conn, username, email).map_err(InsertError::Db)?;
-            Err(InsertError::Taken(taken))
+            let names = taken(conn, username, email).map_err(InsertError::Db)?;
+            Err(InsertError::Taken(names))
         }
         Err(error) => Err(InsertError::Db(error)),
     }

@@ -8,12 +8,12 @@ use warp::Filter;
 
 use super::{other_method, respond, Req, ReqFilter};
 use crate::auth::TokenType;
-use crate::http::body::Form;
-use crate::http::error::{ApiError, FieldErrors};
+use crate::domain::error::FieldErrors;
+use crate::domain::form::{Form, Value};
+use crate::http::error::ApiError;
 use crate::domain::views::{avatar_url, UserView};
 use crate::http::reply;
 use crate::domain::rules::{self, ImageInput, TextRule};
-use crate::storage::users;
 
 /// `201` body of a registration, fields in the documented order.
 #[derive(serde::Serialize)]
@@ -74,15 +74,9 @@ async fn register(mut req: Req) -> Result<Response, ApiError> {
     let user = req
         .app
         .db
-        .run(move |conn| {
-            users::insert(conn, &registration.username, &registration.email, &hash).map_err(
-                |error| match error {
-                    users::InsertError::Taken(errors) => ApiError::Fields(errors),
-                    users::InsertError::Db(error) => error.into(),
-                },
-            )
-        })
-        .await?;
+        .insert_user(registration.username, registration.email, hash)
+        .await?
+        .map_err(rules::taken_errors)?;
     Ok(reply::json(
         StatusCode::CREATED,
         &Registered {
@@ -100,15 +94,11 @@ async fn with_taken_names(
     mut errors: FieldErrors,
 ) -> Result<FieldErrors, ApiError> {
     let text = |name: &str| match form.get(name) {
-        Some(crate::http::body::Value::Text(text)) => text.trim().to_string(),
+        Some(Value::Text(text)) => text.trim().to_string(),
         _ => String::new(),
     };
     let (username, email) = (text("username"), text("email"));
-    let taken = req
-        .app
-        .db
-        .run(move |conn| Ok(users::taken_errors(conn, &username, &email)?))
-        .await?;
+    let taken = rules::taken_errors(req.app.db.names_taken(username, email).await?);
     for field in ["username", "email"] {
         if errors.get(field).is_none() {
             for message in taken.get(field).unwrap_or_default() {
@@ -135,11 +125,7 @@ async fn token(mut req: Req) -> Result<Response, ApiError> {
     let (Some(login), Some(password)) = (login, password) else {
         return Err(ApiError::bad_credentials());
     };
-    let user = req
-        .app
-        .db
-        .run(move |conn| Ok(users::find_by_login(conn, &login)?))
-        .await?;
+    let user = req.app.db.user_by_login(login).await?;
     // With no such user this verifies against a dummy hash, so both cases
     // take the same time.
     let hash = user.as_ref().map(|u| u.password_hash.clone());
@@ -173,7 +159,7 @@ async fn refresh(mut req: Req) -> Result<Response, ApiError> {
     let user = req
         .app
         .db
-        .run(move |conn| Ok(users::get(conn, user_id)?))
+        .user(user_id)
         .await?
         .filter(|user| user.token_version == claims.ver)
         .ok_or_else(ApiError::invalid_refresh)?;
@@ -196,15 +182,12 @@ async fn user(req: Req) -> Result<Response, ApiError> {
     if !delete {
         return Ok(reply::ok(&UserView::new(user, &req.base_url())));
     }
-    let user_id = user.id;
     let deleted = req
         .app
         .db
-        .run(move |conn| users::delete(conn, user_id)?.ok_or_else(ApiError::not_found))
-        .await?;
-    for file in &deleted.files {
-        req.app.media.remove(file);
-    }
+        .delete_user(req.app.media.clone(), user.id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     for chat_id in deleted.chat_ids {
         crate::live::connection::chat_events::deleted(&req.app, chat_id);
     }
@@ -234,33 +217,11 @@ async fn avatar(mut req: Req) -> Result<Response, ApiError> {
             }
         };
         errors.into_result()?;
-        let app = req.app.clone();
-        let user_id = user.id;
+        let image = upload.map(|(upload, kind)| (kind, upload.bytes));
         let avatar = req
             .app
             .db
-            .run(move |conn| {
-                let path = match upload {
-                    Some((upload, kind)) => {
-                        Some(app.media.store("avatars", kind, &upload.bytes)?)
-                    }
-                    None => None,
-                };
-                match users::set_avatar(conn, user_id, path.as_deref()) {
-                    Ok(old) => {
-                        if let Some(old) = old {
-                            app.media.remove(&old);
-                        }
-                        Ok(path)
-                    }
-                    Err(error) => {
-                        if let Some(path) = &path {
-                            app.media.remove(path);
-                        }
-                        Err(error.into())
-                    }
-                }
-            })
+            .set_avatar(req.app.media.clone(), user.id, image)
             .await?;
         user.avatar = avatar;
     }

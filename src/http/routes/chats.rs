@@ -6,13 +6,14 @@ use warp::reply::Response;
 use warp::Filter;
 
 use super::{other_method, paged, respond, Req, ReqFilter};
-use crate::http::error::{ApiError, FieldErrors};
+use crate::domain::error::FieldErrors;
+use crate::domain::pagination::PAGE_SIZE;
+use crate::http::error::ApiError;
 use crate::domain::views::ChatView;
 use crate::http::reply;
 use crate::domain::rooms::Room;
 use crate::domain::rules::{self, ImageInput};
-use crate::storage::chats::{self, ChatChange, NewChat};
-use crate::storage::is_unique_violation;
+use crate::storage::chats::{self, NewChat};
 use crate::storage::users::User;
 
 /// Body of a successful create: `{"chat": Chat}`.
@@ -79,34 +80,20 @@ async fn chat_resource(room: String, id: i64, req: Req) -> Result<Response, ApiE
 async fn create(mut req: Req, user: User, room: Option<Room>) -> Result<Response, ApiError> {
     let form = req.form().await?;
     let input = rules::chat_input(&form, room)?;
-    let app = req.app.clone();
+    let new = NewChat {
+        room: input.room,
+        title: input.title,
+        description: input.description,
+        img: None,
+        creator_id: user.id,
+    };
+    let image = input.img.map(|(upload, kind)| (kind, upload.bytes));
     let chat = req
         .app
         .db
-        .run(move |conn| {
-            let img = match &input.img {
-                Some((upload, kind)) => Some(app.media.store("chat_img", *kind, &upload.bytes)?),
-                None => None,
-            };
-            let new = NewChat {
-                room: input.room,
-                title: input.title,
-                description: input.description,
-                img,
-                creator_id: user.id,
-            };
-            chats::insert(conn, &new).map_err(|error| {
-                if let Some(img) = &new.img {
-                    app.media.remove(img);
-                }
-                if is_unique_violation(&error) {
-                    FieldErrors::single("non_field_errors", rules::UNIQUE_TITLE).into()
-                } else {
-                    ApiError::from(error)
-                }
-            })
-        })
-        .await?;
+        .create_chat(req.app.media.clone(), new, image)
+        .await?
+        .ok_or_else(|| FieldErrors::single("non_field_errors", rules::UNIQUE_TITLE))?;
     Ok(reply::ok(&Created {
         chat: ChatView::new(chat, &req.base_url()),
     }))
@@ -115,8 +102,7 @@ async fn create(mut req: Req, user: User, room: Option<Room>) -> Result<Response
 async fn list(room: Room, req: Req) -> Result<Response, ApiError> {
     paged(
         &req,
-        move |conn| chats::count(conn, room),
-        move |conn, offset, limit| chats::list(conn, room, offset, limit),
+        |db, page| async move { db.chats(room, page, PAGE_SIZE).await },
         ChatView::new,
     )
     .await
@@ -145,59 +131,36 @@ async fn patch(room: String, id: i64, mut req: Req) -> Result<Response, ApiError
     let chat = chat_to_change(&room, id, &req).await?;
     let form = req.form().await?;
     let patch = rules::chat_patch(&form)?;
-    let app = req.app.clone();
+    let image = patch.img.map(|img| match img {
+        ImageInput::Upload(upload, kind) => Some((kind, upload.bytes)),
+        ImageInput::Clear => None,
+    });
     let updated = req
         .app
         .db
-        .run(move |conn| {
-            let img = match patch.img {
-                Some(ImageInput::Upload(upload, kind)) => {
-                    Some(Some(app.media.store("chat_img", kind, &upload.bytes)?))
-                }
-                Some(ImageInput::Clear) => Some(None),
-                None => None,
-            };
-            let change = ChatChange {
-                description: patch.description,
-                img,
-            };
-            match chats::update(conn, chat.room, chat.id, &change) {
-                Ok(Some((chat, replaced))) => {
-                    if let Some(old) = replaced {
-                        app.media.remove(&old);
-                    }
-                    Ok(chat)
-                }
-                result => {
-                    if let Some(Some(new)) = &change.img {
-                        app.media.remove(new);
-                    }
-                    Err(result
-                        .err()
-                        .map_or_else(ApiError::not_found, ApiError::from))
-                }
-            }
-        })
-        .await?;
+        .update_chat(
+            req.app.media.clone(),
+            chat.room,
+            chat.id,
+            patch.description,
+            image,
+        )
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     crate::live::connection::chat_events::updated(&req.app, &updated);
     Ok(reply::ok(&ChatView::new(updated, &req.base_url())))
 }
 
 async fn delete(room: String, id: i64, req: Req) -> Result<Response, ApiError> {
     let chat = chat_to_change(&room, id, &req).await?;
-    let app = req.app.clone();
-    req.app
+    if !req
+        .app
         .db
-        .run(move |conn| match chats::delete(conn, chat.room, chat.id)? {
-            Some(img) => {
-                if let Some(img) = img {
-                    app.media.remove(&img);
-                }
-                Ok(())
-            }
-            None => Err(ApiError::not_found()),
-        })
-        .await?;
+        .delete_chat(req.app.media.clone(), chat.room, chat.id)
+        .await?
+    {
+        return Err(ApiError::not_found());
+    }
     crate::live::connection::chat_events::deleted(&req.app, id);
     Ok(reply::no_content())
 }

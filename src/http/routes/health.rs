@@ -18,10 +18,7 @@ pub fn routes(
 async fn health(req: Req) -> Result<Response, ApiError> {
     match req.method {
         Method::GET | Method::HEAD => {
-            req.app
-                .db
-                .run(|conn| Ok(conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0))?))
-                .await?;
+            req.app.db.check().await?;
             Ok(crate::http::reply::ok(&serde_json::json!({"status": "ok"})))
         }
         ref method => other_method(method, "GET, HEAD, OPTIONS"),

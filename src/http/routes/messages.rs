@@ -9,12 +9,14 @@ use warp::Filter;
 
 use super::chats::path_room;
 use super::{other_method, paged, respond, Req, ReqFilter};
-use crate::http::error::{ApiError, FieldErrors};
+use crate::domain::error::messages as say;
+use crate::domain::pagination::PAGE_SIZE;
+use crate::http::error::ApiError;
 use crate::domain::views::MessageView;
 use crate::domain::pagination;
 use crate::http::reply;
-use crate::domain::rules::{self, TextRule};
-use crate::storage::messages::{self, Message};
+use crate::domain::rules;
+use crate::storage::messages::Message;
 
 pub fn routes(
     req: ReqFilter,
@@ -42,13 +44,12 @@ async fn history(room: String, chat_id: i64, req: Req) -> Result<Response, ApiEr
     let after = match pagination::query_value(&query, "after") {
         Some(after) => after
             .parse::<i64>()
-            .map_err(|_| ApiError::field("after", "A valid integer is required."))?,
+            .map_err(|_| ApiError::field("after", say::NOT_AN_INTEGER))?,
         None => 0,
     };
     paged(
         &req,
-        move |conn| messages::count(conn, chat_id, after),
-        move |conn, offset, limit| messages::page(conn, chat_id, after, offset, limit),
+        |db, page| async move { db.messages(chat_id, after, page, PAGE_SIZE).await },
         MessageView::new,
     )
     .await
@@ -75,15 +76,7 @@ async fn message(room: String, chat_id: i64, id: i64, mut req: Req) -> Result<Re
     rules::check_message_author(user.id, message.user_id)?;
     let changed = if editing {
         let form = req.form().await?;
-        let mut errors = FieldErrors::new();
-        let text = rules::text_field(
-            &form,
-            "text",
-            TextRule::required(req.app.config.ws.max_text_chars),
-            &mut errors,
-        );
-        errors.into_result()?;
-        let text = text.flatten().ok_or_else(ApiError::not_found)?;
+        let text = rules::message_text(form.get("text"), req.app.config.ws.max_text_chars)?;
         req.app.writer.edit(chat_id, id, user.id, text).await?
     } else {
         req.app.writer.delete(chat_id, id, user.id).await?;
@@ -96,7 +89,7 @@ async fn message(room: String, chat_id: i64, id: i64, mut req: Req) -> Result<Re
 async fn find(req: &Req, chat_id: i64, id: i64, deleted_too: bool) -> Result<Message, ApiError> {
     req.app
         .db
-        .run(move |conn| Ok(messages::get(conn, id)?))
+        .message(id)
         .await?
         .filter(|m| m.chat_id == chat_id && (deleted_too || !m.is_deleted))
         .ok_or_else(ApiError::not_found)

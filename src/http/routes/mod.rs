@@ -29,7 +29,11 @@ use warp::Filter;
 
 use crate::app::App;
 use crate::http::body::{self, BodyStream, Form, Limits};
+use crate::domain::error::Error;
+use crate::domain::pagination::{self, PageRequest};
 use crate::http::error::ApiError;
+use crate::storage::store::Counted;
+use crate::storage::Db;
 
 /// Everything a handler needs from a request.
 pub struct Req {
@@ -163,33 +167,39 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
-/// A DRF page of a list: counts and loads the requested `?page=` in one
-/// database call (`count`, then `load(offset, limit)`), then renders each
-/// row with `view` and links `next` / `previous` absolutely.
-pub async fn paged<T, V>(
+/// A DRF page of a list: `load` counts the rows and loads the page that
+/// `?page=` asks for (the closure it is handed turns the count into an
+/// offset, or refuses the page); each row is rendered with `view`, and
+/// `next` / `previous` are linked absolutely.
+pub async fn paged<T, V, F, Fut>(
     req: &Req,
-    count: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<u64> + Send + 'static,
-    load: impl FnOnce(&rusqlite::Connection, u64, u64) -> rusqlite::Result<Vec<T>> + Send + 'static,
+    load: F,
     view: impl Fn(T, &str) -> V,
 ) -> Result<Response, ApiError>
 where
-    T: Send + 'static,
+    F: FnOnce(Db, PageChooser) -> Fut,
+    Fut: std::future::Future<Output = Result<Counted<T>, Error>>,
     V: serde::Serialize,
 {
-    let query = crate::domain::pagination::query_pairs(&req.query);
-    let page_param = crate::domain::pagination::query_value(&query, "page").map(str::to_string);
-    let (count, page, rows) = req
-        .app
-        .db
-        .run(move |conn| {
-            let count = count(conn)?;
-            let page = crate::domain::pagination::PageRequest::new(page_param.as_deref(), count)?;
-            let rows = load(conn, page.offset(), crate::domain::pagination::PAGE_SIZE)?;
-            Ok((count, page, rows))
+    let query = pagination::query_pairs(&req.query);
+    let page_param = pagination::query_value(&query, "page").map(str::to_string);
+    let chosen = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let chooser: PageChooser = {
+        let chosen = chosen.clone();
+        Box::new(move |count| {
+            let page = PageRequest::new(page_param.as_deref(), count)?;
+            *chosen.lock().unwrap_or_else(|p| p.into_inner()) = Some(page);
+            Ok(page.offset())
         })
-        .await?;
+    };
+    let Counted { count, rows } = load(req.app.db.clone(), chooser).await?;
+    let page = chosen
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no page was chosen")))?;
     let base = req.base_url();
-    let (next, previous) = crate::domain::pagination::links(page, &format!("{base}{}", req.path), &query);
+    let (next, previous) = pagination::links(page, &format!("{base}{}", req.path), &query);
     Ok(crate::http::reply::ok(&crate::domain::views::Page {
         count,
         next,
@@ -200,6 +210,9 @@ where
             .collect::<Vec<V>>(),
     }))
 }
+
+/// Turns a list's row count into the offset of the requested page.
+pub type PageChooser = Box<dyn FnOnce(u64) -> Result<u64, Error> + Send>;
 
 /// Renders a handler's result.
 pub fn respond(result: Result<Response, ApiError>) -> Response {

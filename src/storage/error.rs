@@ -1,0 +1,78 @@
+//! The storage layer's error: what went wrong below the domain, sorted
+//! into the kinds the layers above answer differently. A full disk and a
+//! database locked by another process are conditions an operator can fix
+//! (507 / 503), not bugs (500).
+
+use std::fmt;
+
+/// Why a storage operation failed.
+#[derive(Debug)]
+pub enum StorageError {
+    /// The disk (or the filesystem holding the data directory) is full.
+    Full,
+    /// Another process held the database lock longer than the busy timeout.
+    Busy,
+    /// Anything else: a bug, a damaged file, an I/O error.
+    Other(anyhow::Error),
+}
+
+impl StorageError {
+    pub fn other(error: impl Into<anyhow::Error>) -> StorageError {
+        StorageError::Other(error.into())
+    }
+}
+
+impl fmt::Display for StorageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StorageError::Full => f.write_str("storage is full"),
+            StorageError::Busy => f.write_str("the database is locked by another process"),
+            StorageError::Other(error) => write!(f, "{error:#}"),
+        }
+    }
+}
+
+impl std::error::Error for StorageError {}
+
+impl From<rusqlite::Error> for StorageError {
+    fn from(error: rusqlite::Error) -> StorageError {
+        match &error {
+            rusqlite::Error::SqliteFailure(e, _) => match e.code {
+                rusqlite::ErrorCode::DiskFull => StorageError::Full,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked => {
+                    StorageError::Busy
+                }
+                _ => StorageError::Other(error.into()),
+            },
+            _ => StorageError::Other(error.into()),
+        }
+    }
+}
+
+impl From<std::io::Error> for StorageError {
+    fn from(error: std::io::Error) -> StorageError {
+        // ENOSPC (28) and EDQUOT (122) both mean "no room to write".
+        match error.raw_os_error() {
+            Some(28) | Some(122) => StorageError::Full,
+            _ => StorageError::Other(error.into()),
+        }
+    }
+}
+
+impl From<r2d2::Error> for StorageError {
+    fn from(error: r2d2::Error) -> StorageError {
+        StorageError::Other(error.into())
+    }
+}
+
+impl From<anyhow::Error> for StorageError {
+    fn from(error: anyhow::Error) -> StorageError {
+        match error.downcast::<std::io::Error>() {
+            Ok(io) => io.into(),
+            Err(error) => match error.downcast::<rusqlite::Error>() {
+                Ok(sqlite) => sqlite.into(),
+                Err(error) => StorageError::Other(error),
+            },
+        }
+    }
+}
