@@ -1,24 +1,19 @@
-//! The application state every request handler shares: configuration,
-//! database, media folder and token keys, plus the request-level helpers
-//! built on them (who is asking, which base URL links use).
+//! The state a running server shares: configuration, database, media
+//! folder, token keys, the password hasher, the live hub and message
+//! writer, metrics and throttles; and [`App::open`], which opens the data
+//! directory and starts them. Request-level questions (who is asking,
+//! which base URL links use) are the edge's: see `http::request`.
 
 use std::sync::Arc;
 
-use warp::http::header::{AUTHORIZATION, HOST};
-use warp::http::HeaderMap;
-
-use crate::auth::{self, Credentials, TokenType, Tokens};
+use crate::auth::{self, Tokens};
 use crate::config::Config;
-use crate::http::error::ApiError;
-use crate::live::hub::Hub;
-use crate::storage::media::Media;
-use crate::metrics::Metrics;
-use crate::domain::rooms::Room;
-use crate::storage::chats::{self, Chat};
-use crate::storage::users::{self, User};
-use crate::storage::Db;
 use crate::domain::throttle::{Limiter, PerAddress};
+use crate::live::hub::Hub;
 use crate::live::writer::Writer;
+use crate::metrics::Metrics;
+use crate::storage::media::Media;
+use crate::storage::Db;
 
 /// Shared state of one running server.
 pub struct App {
@@ -73,78 +68,5 @@ impl App {
             login_limiter: Limiter::new(config_rates.1),
             sockets_per_ip,
         }))
-    }
-
-    /// Scheme and host for absolute URLs: `--public-url`, else `http://` and
-    /// the request's `Host` header (when it looks like a host), else the
-    /// address we listen on.
-    pub fn base_url(&self, headers: &HeaderMap) -> String {
-        if let Some(url) = &self.config.public_url {
-            return url.clone();
-        }
-        let host = headers
-            .get(HOST)
-            .and_then(|value| value.to_str().ok())
-            .filter(|host| {
-                !host.is_empty()
-                    && host
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "-.:[]_".contains(c))
-            });
-        match host {
-            Some(host) => format!("http://{host}"),
-            None => format!("http://{}", self.config.addr),
-        }
-    }
-
-    /// Absolute URL of a media path.
-    pub fn media_url(&self, base: &str, media_path: &str) -> String {
-        format!("{base}/media/{media_path}")
-    }
-
-    /// Chat `id` if it is in `room`, else 404.
-    pub async fn chat(&self, room: Room, id: i64) -> Result<Chat, ApiError> {
-        self.db
-            .run(move |conn| Ok(chats::get(conn, room, id)?))
-            .await?
-            .ok_or_else(ApiError::not_found)
-    }
-
-    /// The user a request's Bearer token names, `None` without credentials.
-    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Option<User>, ApiError> {
-        let header = headers
-            .get(AUTHORIZATION)
-            .map(|value| value.to_str().unwrap_or("\u{0}"));
-        let token = match auth::credentials(header)? {
-            Credentials::None => return Ok(None),
-            Credentials::Bearer(token) => token,
-        };
-        self.user_for_token(&token).await.map(Some)
-    }
-
-    /// The user an access token names.
-    pub async fn user_for_token(&self, token: &str) -> Result<User, ApiError> {
-        let claims = self
-            .tokens
-            .decode(token, TokenType::Access)
-            .ok_or_else(ApiError::invalid_token)?;
-        let user = self
-            .db
-            .run(move |conn| Ok(users::get(conn, claims.user_id)?))
-            .await?
-            .ok_or_else(ApiError::user_not_found)?;
-        // A password change since the token was issued revokes it.
-        if user.token_version != claims.ver {
-            return Err(ApiError::invalid_token());
-        }
-        Ok(user)
-    }
-
-    /// Like [`App::authenticate`], but a request without credentials fails
-    /// with 401.
-    pub async fn require_user(&self, headers: &HeaderMap) -> Result<User, ApiError> {
-        self.authenticate(headers)
-            .await?
-            .ok_or_else(ApiError::not_authenticated)
     }
 }

@@ -133,7 +133,11 @@ async fn seeding_fills_every_room_and_is_idempotent() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(again, chatd::ops::demo::Seeded::default(), "nothing added twice");
+    assert_eq!(
+        again,
+        chatd::ops::demo::Seeded::default(),
+        "nothing added twice"
+    );
     assert_eq!(count(&app, "films").await, 3);
     let (_, history) = json_of(
         app.client

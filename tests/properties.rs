@@ -12,12 +12,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chatd::auth::{self, Claims, Credentials, TokenType, Tokens};
-use chatd::http::body::{self, BodyStream, Form, Limits, Upload, Value};
 use chatd::domain::error::FieldErrors;
-use chatd::http::error::ApiError;
 use chatd::domain::pagination::{self, PageRequest, PAGE_SIZE};
 use chatd::domain::rooms::Room;
 use chatd::domain::rules;
+use chatd::http::body::{self, BodyStream, Form, Limits, Upload, Value};
+use chatd::http::error::ApiError;
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 use serde_json::Value as Json;

@@ -241,7 +241,10 @@ mod tests {
     #[test]
     fn socket_codes_follow_the_first_field_message() {
         assert_eq!(Error::field("text", messages::BLANK).code(), "blank");
-        assert_eq!(Error::field("text", messages::too_long(5)).code(), "max_length");
+        assert_eq!(
+            Error::field("text", messages::too_long(5)).code(),
+            "max_length"
+        );
         assert_eq!(Error::NotFound.code(), "not_found");
         assert_eq!(Error::Storage(StorageError::Full).code(), "unavailable");
     }

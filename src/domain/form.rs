@@ -45,4 +45,3 @@ impl Form {
         self.fields.push((name.into(), value));
     }
 }
-

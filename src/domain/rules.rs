@@ -291,12 +291,20 @@ pub struct Registration {
 /// Validates `POST /api/register/`: username, e-mail and password rules.
 /// (Uniqueness is checked against the database afterwards.)
 pub fn registration(form: &Form) -> Result<Registration, FieldErrors> {
-    account(form.get("username"), form.get("email"), form.get("password"))
+    account(
+        form.get("username"),
+        form.get("email"),
+        form.get("password"),
+    )
 }
 
 /// The same rules for an account made on the command line
 /// (`chatd user create`).
-pub fn new_account(username: &str, email: &str, password: &str) -> Result<Registration, FieldErrors> {
+pub fn new_account(
+    username: &str,
+    email: &str,
+    password: &str,
+) -> Result<Registration, FieldErrors> {
     let text = |s: &str| Value::Text(s.to_string());
     account(
         Some(&text(username)),
@@ -311,8 +319,13 @@ fn account(
     password: Option<&Value>,
 ) -> Result<Registration, FieldErrors> {
     let mut errors = FieldErrors::new();
-    let username =
-        text_value(username, "username", TextRule::required(USERNAME_MAX), &mut errors).flatten();
+    let username = text_value(
+        username,
+        "username",
+        TextRule::required(USERNAME_MAX),
+        &mut errors,
+    )
+    .flatten();
     if let Some(name) = &username {
         if !valid_username(name) {
             errors.add(

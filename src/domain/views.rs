@@ -3,9 +3,9 @@
 
 use serde::Serialize;
 
-use crate::storage::media::DEFAULT_CHAT_IMG;
 use crate::domain::rooms::Room;
 use crate::storage::chats::Chat;
+use crate::storage::media::DEFAULT_CHAT_IMG;
 use crate::storage::messages::Message;
 use crate::storage::users::User;
 

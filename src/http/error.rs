@@ -12,6 +12,7 @@ use warp::http::header::{HeaderValue, ALLOW, RETRY_AFTER, WWW_AUTHENTICATE};
 use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 
+use crate::auth::AuthError;
 use crate::domain::error::{messages, Error, FieldErrors};
 use crate::http::reply::json;
 use crate::storage::StorageError;
@@ -135,8 +136,11 @@ impl ApiError {
 
     /// 429 telling the client when to come back.
     pub fn throttled(wait_secs: u64) -> ApiError {
-        ApiError::detail(StatusCode::TOO_MANY_REQUESTS, messages::throttled(wait_secs))
-            .with_header(RETRY_AFTER, HeaderValue::from(wait_secs))
+        ApiError::detail(
+            StatusCode::TOO_MANY_REQUESTS,
+            messages::throttled(wait_secs),
+        )
+        .with_header(RETRY_AFTER, HeaderValue::from(wait_secs))
     }
 
     /// 426 for a plain request to a WebSocket-only path.
@@ -252,6 +256,17 @@ impl From<Error> for ApiError {
             Error::NotAuthenticated => ApiError::not_authenticated(),
             Error::Throttled(wait) => ApiError::throttled(wait),
             Error::Storage(error) => error.into(),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> ApiError {
+        match error {
+            AuthError::BadAuthorizationHeader => ApiError::bad_authorization_header(),
+            AuthError::InvalidToken => ApiError::invalid_token(),
+            AuthError::UserNotFound => ApiError::user_not_found(),
+            AuthError::Storage(error) => error.into(),
         }
     }
 }

@@ -6,5 +6,6 @@ pub mod body;
 pub mod cors;
 pub mod error;
 pub mod reply;
+pub mod request;
 pub mod routes;
 pub mod server;

@@ -30,8 +30,8 @@ use warp::http::Request;
 
 use crate::app::App;
 use crate::config::{Config, Seed};
-use crate::ops::demo;
 use crate::http::routes;
+use crate::ops::demo;
 
 /// The largest request head (request line and headers) we read.
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
@@ -206,7 +206,8 @@ where
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let cors_origins = &app.config.cors_origins;
-    let mut response = match crate::http::cors::preflight(&method, request.headers(), cors_origins) {
+    let mut response = match crate::http::cors::preflight(&method, request.headers(), cors_origins)
+    {
         Some(preflight) => preflight,
         None => {
             let origin = request.headers().get(warp::http::header::ORIGIN).cloned();

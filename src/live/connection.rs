@@ -20,13 +20,13 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::app::App;
 use crate::config::WsLimits;
-use crate::live::hub::{close, Control, Outbound, Peer};
-use crate::domain::views::{ChatView, MessageView};
 use crate::domain::rooms::Room;
+use crate::domain::views::{ChatView, MessageView};
+use crate::live::hub::{close, Control, Outbound, Peer};
+use crate::live::writer::{error_frame, frame, Op, Reply};
 use crate::storage::chats;
 use crate::storage::messages;
 use crate::storage::users::User;
-use crate::live::writer::{error_frame, frame, Op, Reply};
 
 /// Messages in a `hello` without `?after=`.
 pub const HELLO_HISTORY: u64 = 50;
@@ -425,8 +425,15 @@ pub fn message_text(
 ) -> Result<String, (&'static str, String)> {
     let text = match value {
         serde_json::Value::String(text) => text.trim(),
-        serde_json::Value::Null => return Err(("blank", crate::domain::rules::REQUIRED.to_string())),
-        _ => return Err(("invalid_json", crate::domain::rules::NOT_A_STRING.to_string())),
+        serde_json::Value::Null => {
+            return Err(("blank", crate::domain::rules::REQUIRED.to_string()))
+        }
+        _ => {
+            return Err((
+                "invalid_json",
+                crate::domain::rules::NOT_A_STRING.to_string(),
+            ))
+        }
     };
     if text.is_empty() {
         return Err(("blank", crate::domain::rules::BLANK.to_string()));

@@ -16,10 +16,10 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+use crate::domain::views::MessageView;
 use crate::http::error::ApiError;
 use crate::live::hub::{Hub, Peer};
 use crate::metrics::Metrics;
-use crate::domain::views::MessageView;
 use crate::storage::messages::{self, Message};
 use crate::storage::{self, is_foreign_key_violation, now_timestamp};
 

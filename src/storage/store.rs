@@ -49,7 +49,11 @@ impl Db {
             .await
     }
 
-    pub async fn names_taken(&self, username: String, email: String) -> Result<Taken, StorageError> {
+    pub async fn names_taken(
+        &self,
+        username: String,
+        email: String,
+    ) -> Result<Taken, StorageError> {
         self.run(move |conn| Ok(users::taken(conn, &username, &email)?))
             .await
     }
@@ -61,18 +65,22 @@ impl Db {
         email: String,
         password_hash: String,
     ) -> Result<Result<User, Taken>, StorageError> {
-        self.run(move |conn| {
-            match users::insert(conn, &username, &email, &password_hash) {
+        self.run(
+            move |conn| match users::insert(conn, &username, &email, &password_hash) {
                 Ok(user) => Ok(Ok(user)),
                 Err(InsertError::Taken(taken)) => Ok(Err(taken)),
                 Err(InsertError::Db(error)) => Err(error.into()),
-            }
-        })
+            },
+        )
         .await
     }
 
     /// Deletes a user with everything they own, and their files.
-    pub async fn delete_user(&self, media: Media, id: i64) -> Result<Option<Deleted>, StorageError> {
+    pub async fn delete_user(
+        &self,
+        media: Media,
+        id: i64,
+    ) -> Result<Option<Deleted>, StorageError> {
         let deleted = self.run(move |conn| Ok(users::delete(conn, id)?)).await?;
         if let Some(deleted) = &deleted {
             for file in &deleted.files {
@@ -174,8 +182,15 @@ impl Db {
     }
 
     /// Deletes a chat with its messages and image; false when it was gone.
-    pub async fn delete_chat(&self, media: Media, room: Room, id: i64) -> Result<bool, StorageError> {
-        let img = self.run(move |conn| Ok(chats::delete(conn, room, id)?)).await?;
+    pub async fn delete_chat(
+        &self,
+        media: Media,
+        room: Room,
+        id: i64,
+    ) -> Result<bool, StorageError> {
+        let img = self
+            .run(move |conn| Ok(chats::delete(conn, room, id)?))
+            .await?;
         match img {
             Some(img) => {
                 if let Some(img) = img {

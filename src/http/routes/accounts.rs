@@ -10,10 +10,10 @@ use super::{other_method, respond, Req, ReqFilter};
 use crate::auth::TokenType;
 use crate::domain::error::FieldErrors;
 use crate::domain::form::{Form, Value};
-use crate::http::error::ApiError;
-use crate::domain::views::{avatar_url, UserView};
-use crate::http::reply;
 use crate::domain::rules::{self, ImageInput, TextRule};
+use crate::domain::views::{avatar_url, UserView};
+use crate::http::error::ApiError;
+use crate::http::reply;
 
 /// `201` body of a registration, fields in the documented order.
 #[derive(serde::Serialize)]
@@ -178,7 +178,7 @@ async fn user(req: Req) -> Result<Response, ApiError> {
         Method::DELETE => true,
         ref method => return other_method(method, "GET, DELETE, HEAD, OPTIONS"),
     };
-    let user = req.app.require_user(&req.headers).await?;
+    let user = req.require_user().await?;
     if !delete {
         return Ok(reply::ok(&UserView::new(user, &req.base_url())));
     }
@@ -202,7 +202,7 @@ async fn avatar(mut req: Req) -> Result<Response, ApiError> {
         Method::PUT | Method::PATCH => true,
         ref method => return other_method(method, ALLOW),
     };
-    let mut user = req.app.require_user(&req.headers).await?;
+    let mut user = req.require_user().await?;
     if put {
         let form = req.form().await?;
         let mut errors = FieldErrors::new();

@@ -8,11 +8,11 @@ use warp::Filter;
 use super::{other_method, paged, respond, Req, ReqFilter};
 use crate::domain::error::FieldErrors;
 use crate::domain::pagination::PAGE_SIZE;
-use crate::http::error::ApiError;
-use crate::domain::views::ChatView;
-use crate::http::reply;
 use crate::domain::rooms::Room;
 use crate::domain::rules::{self, ImageInput};
+use crate::domain::views::ChatView;
+use crate::http::error::ApiError;
+use crate::http::reply;
 use crate::storage::chats::{self, NewChat};
 use crate::storage::users::User;
 
@@ -46,7 +46,7 @@ pub(super) fn path_room(name: &str) -> Result<Room, ApiError> {
 async fn create_any_room(req: Req) -> Result<Response, ApiError> {
     match req.method {
         Method::POST => {
-            let user = req.app.require_user(&req.headers).await?;
+            let user = req.require_user().await?;
             create(req, user, None).await
         }
         ref method => other_method(method, "POST, OPTIONS"),
@@ -59,7 +59,7 @@ async fn room_resource(room: String, req: Req) -> Result<Response, ApiError> {
         Method::GET | Method::HEAD => list(path_room(&room)?, req).await,
         Method::POST => {
             // Authentication comes before anything about the request itself.
-            let user = req.app.require_user(&req.headers).await?;
+            let user = req.require_user().await?;
             let room = path_room(&room)?;
             create(req, user, Some(room)).await
         }
@@ -109,7 +109,7 @@ async fn list(room: Room, req: Req) -> Result<Response, ApiError> {
 }
 
 async fn get(room: Room, id: i64, req: Req) -> Result<Response, ApiError> {
-    let chat = req.app.chat(room, id).await?;
+    let chat = req.chat(room, id).await?;
     Ok(reply::ok(&ChatView::new(chat, &req.base_url())))
 }
 
@@ -120,9 +120,9 @@ pub(super) async fn chat_to_change(
     id: i64,
     req: &Req,
 ) -> Result<chats::Chat, ApiError> {
-    let user = req.app.require_user(&req.headers).await?;
+    let user = req.require_user().await?;
     let room = path_room(room)?;
-    let chat = req.app.chat(room, id).await?;
+    let chat = req.chat(room, id).await?;
     rules::check_chat_owner(user.id, chat.creator_id)?;
     Ok(chat)
 }

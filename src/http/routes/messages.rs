@@ -10,12 +10,12 @@ use warp::Filter;
 use super::chats::path_room;
 use super::{other_method, paged, respond, Req, ReqFilter};
 use crate::domain::error::messages as say;
-use crate::domain::pagination::PAGE_SIZE;
-use crate::http::error::ApiError;
-use crate::domain::views::MessageView;
 use crate::domain::pagination;
-use crate::http::reply;
+use crate::domain::pagination::PAGE_SIZE;
 use crate::domain::rules;
+use crate::domain::views::MessageView;
+use crate::http::error::ApiError;
+use crate::http::reply;
 use crate::storage::messages::Message;
 
 pub fn routes(
@@ -39,7 +39,7 @@ async fn history(room: String, chat_id: i64, req: Req) -> Result<Response, ApiEr
         return other_method(&req.method, "GET, HEAD, OPTIONS");
     }
     let room = path_room(&room)?;
-    req.app.chat(room, chat_id).await?;
+    req.chat(room, chat_id).await?;
     let query = pagination::query_pairs(&req.query);
     let after = match pagination::query_value(&query, "after") {
         Some(after) => after
@@ -59,7 +59,7 @@ async fn message(room: String, chat_id: i64, id: i64, mut req: Req) -> Result<Re
     let editing = match req.method {
         Method::GET | Method::HEAD => {
             let room = path_room(&room)?;
-            req.app.chat(room, chat_id).await?;
+            req.chat(room, chat_id).await?;
             let message = find(&req, chat_id, id, true).await?;
             return Ok(reply::ok(&MessageView::new(message, &req.base_url())));
         }
@@ -69,9 +69,9 @@ async fn message(room: String, chat_id: i64, id: i64, mut req: Req) -> Result<Re
     };
     // DRF's order: authentication, the object (404), its permission (403),
     // then the body (400). The writer checks 404/403 again atomically.
-    let user = req.app.require_user(&req.headers).await?;
+    let user = req.require_user().await?;
     let room = path_room(&room)?;
-    req.app.chat(room, chat_id).await?;
+    req.chat(room, chat_id).await?;
     let message = find(&req, chat_id, id, false).await?;
     rules::check_message_author(user.id, message.user_id)?;
     let changed = if editing {

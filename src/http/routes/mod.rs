@@ -17,134 +17,26 @@ pub mod openapi;
 pub mod web;
 pub mod ws;
 
+pub use crate::http::request::{Req, ReqFilter};
+
 use std::sync::Arc;
 
-use bytes::Buf;
-use futures_util::TryStreamExt;
 use warp::filters::BoxedFilter;
-use warp::http::header::{HeaderValue, ALLOW, CONTENT_TYPE};
-use warp::http::{HeaderMap, Method};
+use warp::http::header::{HeaderValue, ALLOW};
+use warp::http::Method;
 use warp::reply::Response;
 use warp::Filter;
 
 use crate::app::App;
-use crate::http::body::{self, BodyStream, Form, Limits};
 use crate::domain::error::Error;
 use crate::domain::pagination::{self, PageRequest};
 use crate::http::error::ApiError;
 use crate::storage::store::Counted;
 use crate::storage::Db;
 
-/// Everything a handler needs from a request.
-pub struct Req {
-    pub app: Arc<App>,
-    pub method: Method,
-    /// The path as requested (percent-encoded).
-    pub path: String,
-    /// The raw query string, empty when there is none.
-    pub query: String,
-    pub headers: HeaderMap,
-    /// The TCP peer (absent only for requests not from our accept loop).
-    pub peer: Option<std::net::SocketAddr>,
-    /// Set on requests that ask for a protocol upgrade.
-    pub upgrade: Option<crate::http::server::UpgradeSlot>,
-    /// In a mutex only so that `&Req` can be held across awaits (`Sync`).
-    body: std::sync::Mutex<Option<BodyStream>>,
-}
-
-impl Req {
-    /// Reads the body as a [`Form`] (JSON, urlencoded or multipart).
-    pub async fn form(&mut self) -> Result<Form, ApiError> {
-        let content_type = match self.headers.get(CONTENT_TYPE) {
-            Some(value) => Some(
-                value
-                    .to_str()
-                    .map_err(|_| ApiError::unsupported_media_type("(not ASCII)"))?
-                    .to_string(),
-            ),
-            None => None,
-        };
-        let taken = match self.body.get_mut() {
-            Ok(body) => body.take(),
-            Err(poisoned) => poisoned.into_inner().take(),
-        };
-        let Some(stream) = taken else {
-            return Ok(Form::default());
-        };
-        let limits = Limits {
-            max_file: usize::try_from(self.app.config.max_upload_bytes).unwrap_or(usize::MAX),
-        };
-        body::read_form(content_type.as_deref(), stream, limits).await
-    }
-
-    /// Throttles this request's client with `limiter` (unless throttling
-    /// is off): 429 with `Retry-After` when over the limit.
-    pub fn throttle(&self, limiter: &crate::domain::throttle::Limiter) -> Result<(), ApiError> {
-        if !self.app.config.rate_limit {
-            return Ok(());
-        }
-        let ip = crate::domain::throttle::client_ip(
-            self.peer.map(|p| p.ip()),
-            &self.headers,
-            self.app.config.trust_proxy,
-        );
-        match ip {
-            Some(ip) => limiter.check(ip).map_err(ApiError::throttled),
-            None => Ok(()),
-        }
-    }
-
-    /// Scheme and host for absolute links.
-    pub fn base_url(&self) -> String {
-        self.app.base_url(&self.headers)
-    }
-}
-
-/// The filter that builds a [`Req`] for any request.
-fn req(app: Arc<App>) -> impl Filter<Extract = (Req,), Error = warp::Rejection> + Clone {
-    warp::any()
-        .map(move || app.clone())
-        .and(warp::method())
-        .and(warp::path::full())
-        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
-        .and(warp::header::headers_cloned())
-        .and(warp::ext::optional::<crate::http::server::ClientAddr>())
-        .and(warp::ext::optional::<crate::http::server::UpgradeSlot>())
-        .and(warp::body::stream())
-        .map(
-            |app,
-             method,
-             path: warp::path::FullPath,
-             query,
-             headers,
-             peer: Option<crate::http::server::ClientAddr>,
-             upgrade,
-             stream| {
-                let stream = TryStreamExt::map_ok(stream, into_bytes);
-                Req {
-                    app,
-                    method,
-                    path: path.as_str().to_string(),
-                    query,
-                    headers,
-                    peer: peer.map(|p| p.0),
-                    upgrade,
-                    body: std::sync::Mutex::new(Some(Box::pin(stream) as BodyStream)),
-                }
-            },
-        )
-}
-
-/// The [`Req`] filter as resource modules receive it.
-pub type ReqFilter = BoxedFilter<(Req,)>;
-
-fn into_bytes(mut buf: impl Buf) -> bytes::Bytes {
-    buf.copy_to_bytes(buf.remaining())
-}
-
 /// All routes, ending in a JSON 404 for anything unknown.
 pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
-    let req: ReqFilter = req(app).boxed();
+    let req: ReqFilter = crate::http::request::filter(app).boxed();
     health::routes(req.clone())
         .or(metrics::routes(req.clone()))
         .unify()

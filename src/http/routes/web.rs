@@ -19,8 +19,8 @@ use warp::reply::Response;
 use warp::Filter;
 
 use super::{other_method, respond, Req, ReqFilter};
-use crate::http::error::ApiError;
 use crate::domain::pagination::{query_pairs, query_value};
+use crate::http::error::ApiError;
 
 /// One embedded file.
 struct Asset {
@@ -66,7 +66,11 @@ fn assets() -> &'static Assets {
                 include_str!("../../web/style.css"),
                 "text/css; charset=utf-8",
             ),
-            ("icon.svg", include_str!("../../web/icon.svg"), "image/svg+xml"),
+            (
+                "icon.svg",
+                include_str!("../../web/icon.svg"),
+                "image/svg+xml",
+            ),
         ]
         .into_iter()
         .map(|(name, body, content_type)| (name, Asset::new(body.into(), content_type)))

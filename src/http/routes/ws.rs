@@ -18,9 +18,9 @@ use warp::reply::Response;
 use warp::Filter;
 
 use super::{other_method, respond, Req, ReqFilter};
-use crate::http::error::ApiError;
 use crate::domain::pagination::{query_pairs, query_value};
 use crate::domain::rooms::Room;
+use crate::http::error::ApiError;
 use crate::live::connection::{self as socket, Session};
 
 pub fn routes(
@@ -58,7 +58,7 @@ async fn connect(room: String, id: i64, req: Req) -> Result<Response, ApiError> 
     }
     let app = req.app.clone();
     let room = Room::parse(&room).ok_or_else(ApiError::not_found)?;
-    app.chat(room, id).await?;
+    req.chat(room, id).await?;
     let Some(key) = websocket_key(&req.headers) else {
         // A person who opened the chat's `url` in a browser gets the web
         // client's view of that chat; programs get a 426.
@@ -82,8 +82,8 @@ async fn connect(room: String, id: i64, req: Req) -> Result<Response, ApiError> 
 
     let query = query_pairs(&req.query);
     let user = match query_value(&query, "token") {
-        Some(token) => Some(app.user_for_token(token).await?),
-        None => app.authenticate(&req.headers).await?,
+        Some(token) => Some(req.user_for_token(token).await?),
+        None => req.user().await?,
     };
     let after = match query_value(&query, "after") {
         Some(after) => Some(
