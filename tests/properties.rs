@@ -15,7 +15,7 @@ use chatd::auth::{self, Claims, Credentials, TokenType, Tokens};
 use chatd::domain::error::FieldErrors;
 use chatd::domain::pagination::{self, PageRequest, PAGE_SIZE};
 use chatd::domain::rooms::Room;
-use chatd::domain::rules;
+use chatd::domain::{accounts, rules};
 use chatd::http::body::{self, BodyStream, Form, Limits, Upload, Value};
 use chatd::http::error::ApiError;
 use proptest::prelude::*;
@@ -592,15 +592,15 @@ proptest! {
     /// rules, or field errors on those three fields only.
     #[test]
     fn registration_validates_any_form(form in arb_form()) {
-        match rules::registration(&form) {
+        match accounts::registration(&form) {
             Ok(registration) => {
-                prop_assert!(rules::valid_username(&registration.username));
-                prop_assert!(registration.username.chars().count() <= rules::USERNAME_MAX);
+                prop_assert!(accounts::valid_username(&registration.username));
+                prop_assert!(registration.username.chars().count() <= accounts::USERNAME_MAX);
                 prop_assert_eq!(
-                    rules::normalize_email(&registration.email),
+                    accounts::normalize_email(&registration.email),
                     Some(registration.email.clone())
                 );
-                prop_assert!(rules::password_problems(
+                prop_assert!(accounts::password_problems(
                     &registration.password,
                     Some(&registration.username),
                     Some(&registration.email)
@@ -622,9 +622,9 @@ proptest! {
         form.insert("username", Value::Text(username.clone()));
         form.insert("email", Value::Text(format!("{username}@{domain}")));
         form.insert("password", Value::Text(password.clone()));
-        let similar = !rules::password_problems(&password, Some(&username), Some(&format!("{username}@{domain}"))).is_empty();
+        let similar = !accounts::password_problems(&password, Some(&username), Some(&format!("{username}@{domain}"))).is_empty();
         prop_assume!(!similar);
-        prop_assert!(rules::registration(&form).is_ok());
+        prop_assert!(accounts::registration(&form).is_ok());
     }
 
     /// `?page=` of any text for any number of items: a page that exists,

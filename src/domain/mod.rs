@@ -2,6 +2,7 @@
 //! permissions, the JSON views of chats, messages and users, pagination,
 //! and throttling.
 
+pub mod accounts;
 pub mod error;
 pub mod form;
 pub mod pagination;

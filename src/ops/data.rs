@@ -149,7 +149,7 @@ pub fn create_user(
 ) -> anyhow::Result<()> {
     let password = password_from(password)?;
     let registration =
-        crate::domain::rules::new_account(username, email, &password).map_err(|errors| {
+        crate::domain::accounts::new_account(username, email, &password).map_err(|errors| {
             anyhow::anyhow!("{}", serde_json::to_string(&errors).unwrap_or_default())
         })?;
     let conn = open(data_dir)?;
@@ -160,7 +160,7 @@ pub fn create_user(
             Ok(())
         }
         Err(users::InsertError::Taken(taken)) => {
-            let errors = crate::domain::rules::taken_errors(taken);
+            let errors = crate::domain::accounts::taken_errors(taken);
             anyhow::bail!("{}", serde_json::to_string(&errors).unwrap_or_default())
         }
         Err(users::InsertError::Db(error)) => Err(error.into()),
@@ -177,8 +177,11 @@ pub fn set_password(
     let password = password_from(password)?;
     let conn = open(data_dir)?;
     let user = find(&conn, username)?;
-    let problems =
-        crate::domain::rules::password_problems(&password, Some(&user.username), Some(&user.email));
+    let problems = crate::domain::accounts::password_problems(
+        &password,
+        Some(&user.username),
+        Some(&user.email),
+    );
     anyhow::ensure!(problems.is_empty(), "{}", problems.join(" "));
     let hash = crate::auth::hash_password(&password)?;
     users::set_password(&conn, user.id, &hash)?;

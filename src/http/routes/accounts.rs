@@ -8,6 +8,7 @@ use warp::Filter;
 
 use super::{other_method, respond, Req, ReqFilter};
 use crate::auth::TokenType;
+use crate::domain::accounts;
 use crate::domain::error::FieldErrors;
 use crate::domain::form::{Form, Value};
 use crate::domain::rules::{self, ImageInput, TextRule};
@@ -65,7 +66,7 @@ async fn register(mut req: Req) -> Result<Response, ApiError> {
     }
     req.throttle(&req.app.register_limiter)?;
     let form = req.form().await?;
-    let registration = match rules::registration(&form) {
+    let registration = match accounts::registration(&form) {
         Ok(registration) => registration,
         Err(errors) => return Err(with_taken_names(&req, &form, errors).await?.into()),
     };
@@ -76,7 +77,7 @@ async fn register(mut req: Req) -> Result<Response, ApiError> {
         .db
         .insert_user(registration.username, registration.email, hash)
         .await?
-        .map_err(rules::taken_errors)?;
+        .map_err(accounts::taken_errors)?;
     Ok(reply::json(
         StatusCode::CREATED,
         &Registered {
@@ -98,7 +99,7 @@ async fn with_taken_names(
         _ => String::new(),
     };
     let (username, email) = (text("username"), text("email"));
-    let taken = rules::taken_errors(req.app.db.names_taken(username, email).await?);
+    let taken = accounts::taken_errors(req.app.db.names_taken(username, email).await?);
     for field in ["username", "email"] {
         if errors.get(field).is_none() {
             for message in taken.get(field).unwrap_or_default() {
