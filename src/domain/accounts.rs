@@ -67,7 +67,8 @@ fn account(
         TextRule::required(USERNAME_MAX),
         &mut errors,
     )
-    .flatten();
+    .flatten()
+    .map(|name| normalize_username(&name));
     if let Some(name) = &username {
         if !valid_username(name) {
             errors.add(
@@ -99,6 +100,13 @@ fn account(
         }),
         _ => Err(errors),
     }
+}
+
+/// NFKC, as Django normalizes usernames: fullwidth `ｆｕｌｌ` and `full`
+/// are one name, so nobody can register a look-alike of another.
+pub fn normalize_username(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    name.nfkc().collect()
 }
 
 /// Letters, digits and `@.+-_`, as Django's username validator allows.

@@ -23,6 +23,7 @@ pub mod messages {
     pub const BLANK: &str = "This field may not be blank.";
     pub const NOT_NULL: &str = "This field may not be null.";
     pub const NOT_A_STRING: &str = "Not a valid string.";
+    pub const NULL_CHARACTERS: &str = "Null characters are not allowed.";
     pub const NOT_AN_INTEGER: &str = "A valid integer is required.";
     pub const NOT_A_FILE: &str =
         "The submitted data was not a file. Check the encoding type on the form.";

@@ -101,13 +101,20 @@ pub fn text_value(
         errors.add(name, BLANK);
         return None;
     }
+    // Like DRF's CharField, every validator runs and reports: length first,
+    // then NUL characters (which SQLite and most clients mishandle).
+    let mut valid = true;
     if let Some(max) = rule.max_chars {
         if text.chars().count() > max {
             errors.add(name, too_long(max));
-            return None;
+            valid = false;
         }
     }
-    Some(Some(text))
+    if text.contains('\0') {
+        errors.add(name, messages::NULL_CHARACTERS);
+        valid = false;
+    }
+    valid.then_some(Some(text))
 }
 
 /// What an image field asks for.
@@ -175,7 +182,12 @@ pub fn chat_input(form: &Form, path_room: Option<Room>) -> Result<ChatInput, Fie
     };
     let img = match image_field(form, "img", &mut errors) {
         Some(ImageInput::Upload(upload, kind)) => Some((upload, kind)),
-        Some(ImageInput::Clear) | None => None,
+        // A new chat has no image to clear; DRF refuses null here.
+        Some(ImageInput::Clear) => {
+            errors.add("img", NOT_NULL);
+            None
+        }
+        None => None,
     };
     match (title, room) {
         (Some(Some(title)), Some(room)) if errors.is_empty() => Ok(ChatInput {
@@ -221,7 +233,15 @@ pub struct ChatPatch {
 }
 
 /// Validates a PATCH: only `description` and `img` may be sent.
+/// As in DRF, the fields are validated first; only when they are valid is
+/// the request as a whole checked for other fields.
 pub fn chat_patch(form: &Form) -> Result<ChatPatch, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let description = text_field(form, "description", DESCRIPTION_RULE, &mut errors);
+    let img = image_field(form, "img", &mut errors);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
     if form
         .names()
         .any(|name| name != "description" && name != "img")
@@ -231,14 +251,7 @@ pub fn chat_patch(form: &Form) -> Result<ChatPatch, FieldErrors> {
             ONLY_DESCRIPTION_AND_IMAGE,
         ));
     }
-    let mut errors = FieldErrors::new();
-    let description = text_field(form, "description", DESCRIPTION_RULE, &mut errors);
-    let img = image_field(form, "img", &mut errors);
-    if errors.is_empty() {
-        Ok(ChatPatch { description, img })
-    } else {
-        Err(errors)
-    }
+    Ok(ChatPatch { description, img })
 }
 
 /// A message's text: 1 to `max` characters after trimming. REST and

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Buf;
 use futures_util::TryStreamExt;
 use warp::filters::BoxedFilter;
-use warp::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
+use warp::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST, TRANSFER_ENCODING};
 use warp::http::{HeaderMap, Method};
 use warp::Filter;
 
@@ -56,10 +56,29 @@ impl Req {
         let Some(stream) = taken else {
             return Ok(Form::default());
         };
+        // A body DRF could not parse without a type is refused as one of
+        // type "", rather than read as an empty form.
+        if content_type.is_none() && self.has_body() {
+            return Err(ApiError::unsupported_media_type(""));
+        }
         let limits = Limits {
             max_file: usize::try_from(self.app.config.max_upload_bytes).unwrap_or(usize::MAX),
         };
         body::read_form(content_type.as_deref(), stream, limits).await
+    }
+
+    /// True when the request says a body follows (a non-zero length or a
+    /// chunked transfer).
+    fn has_body(&self) -> bool {
+        let length = self
+            .headers
+            .get(CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse::<u64>().ok());
+        match length {
+            Some(length) => length > 0,
+            None => self.headers.contains_key(TRANSFER_ENCODING),
+        }
     }
 
     /// Throttles this request's client with `limiter` (unless throttling

@@ -126,6 +126,7 @@ async fn token(mut req: Req) -> Result<Response, ApiError> {
     let (Some(login), Some(password)) = (login, password) else {
         return Err(ApiError::bad_credentials());
     };
+    let login = accounts::normalize_username(&login);
     let user = req.app.db.user_by_login(login).await?;
     // With no such user this verifies against a dummy hash, so both cases
     // take the same time.
@@ -195,12 +196,23 @@ async fn user(req: Req) -> Result<Response, ApiError> {
     Ok(reply::no_content())
 }
 
-/// `GET` / `PUT /api/profile/avatar/`.
+/// `GET` / `PUT /api/profile/avatar/`; `DELETE` removes the avatar.
 async fn avatar(mut req: Req) -> Result<Response, ApiError> {
-    const ALLOW: &str = "GET, PUT, PATCH, HEAD, OPTIONS";
+    const ALLOW: &str = "GET, PUT, PATCH, DELETE, HEAD, OPTIONS";
     let put = match req.method {
         Method::GET | Method::HEAD => false,
         Method::PUT | Method::PATCH => true,
+        Method::DELETE => {
+            let mut user = req.require_user().await?;
+            user.avatar = req
+                .app
+                .db
+                .set_avatar(req.app.media.clone(), user.id, None)
+                .await?;
+            return Ok(reply::ok(&json!({
+                "avatar": avatar_url(user.avatar.as_deref(), &req.base_url())
+            })));
+        }
         ref method => return other_method(method, ALLOW),
     };
     let mut user = req.require_user().await?;
@@ -209,7 +221,11 @@ async fn avatar(mut req: Req) -> Result<Response, ApiError> {
         let mut errors = FieldErrors::new();
         let upload = match rules::image_field(&form, "avatar", &mut errors) {
             Some(ImageInput::Upload(upload, kind)) => Some((upload, kind)),
-            Some(ImageInput::Clear) => None,
+            // As in DRF; `DELETE` is the way to remove an avatar.
+            Some(ImageInput::Clear) => {
+                errors.add("avatar", rules::NOT_NULL);
+                None
+            }
             None => {
                 if errors.is_empty() {
                     errors.add("avatar", rules::NO_FILE);
