@@ -871,12 +871,12 @@ async fn scenario(driver: &mut Driver, app: TestApp) {
     )
     .await;
 
-    // Logging out forgets the tokens.
+    // Logging out forgets the tokens and shows the room again as a guest.
     click(&alice, "#logout").await;
     wait_for(
         &alice,
         "logged out",
-        "return !document.querySelector('#login-link').hidden && localStorage.getItem('chatd.access') === null && localStorage.getItem('chatd.refresh') === null",
+        "return !document.querySelector('#login-link').hidden && localStorage.getItem('chatd.access') === null && localStorage.getItem('chatd.refresh') === null && document.querySelector('#new-chat-toggle').hidden && !document.querySelector('#guest-hint').hidden",
         vec![],
     )
     .await;
@@ -963,6 +963,32 @@ async fn page_and_assets_headers() {
             .await
             .unwrap();
         assert_eq!(unversioned.headers()["cache-control"], "no-cache");
+    }
+    // The modules app.js imports are fetched at their plain paths, which
+    // must serve them as scripts and always revalidate.
+    for name in [
+        "state.js",
+        "api.js",
+        "dom.js",
+        "rooms.js",
+        "chat.js",
+        "socket.js",
+        "account.js",
+    ] {
+        let module = app
+            .client
+            .get(app.url(&format!("/static/{name}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(module.status(), 200, "{name}");
+        assert_eq!(
+            module.headers()["content-type"],
+            "text/javascript; charset=utf-8"
+        );
+        assert_eq!(module.headers()["cache-control"], "no-cache");
+        assert_eq!(module.headers()["x-content-type-options"], "nosniff");
+        assert!(module.headers().contains_key("etag"), "{name}");
     }
     let missing = app
         .client

@@ -1,11 +1,21 @@
-//! The web client: `GET /` (the page) and `GET /static/<file>` (its script,
-//! stylesheet and icon), compiled into the binary from `src/web/`.
+//! The web client: `GET /` (the page) and `GET /static/<file>` (its script
+//! modules, stylesheet and icon), compiled into the binary from `src/web/`.
 //!
 //! The page is never used without revalidation (`no-cache` + `ETag`); it
 //! links its assets as `/static/<file>?v=<content hash>`, and those exact
 //! versions may be cached for a year. Every answer carries a
 //! Content-Security-Policy that allows only our own scripts, styles, images
 //! and WebSocket, and `X-Content-Type-Options: nosniff`.
+//!
+//! The script is ES modules with no build step: the page links only the
+//! entry, `app.js?v=…`, and the others are fetched by its relative imports
+//! (`import … from './state.js'`) at their plain paths, `/static/state.js`,
+//! which are served `no-cache` and so revalidated by `ETag` on every load
+//! (a 304 each). That is simpler than rewriting import specifiers to
+//! versioned URLs, and still correct: a new binary's modules are picked up
+//! at once, and since a module's URL is its identity, every importer gets
+//! the same single instance (which is also why nothing imports `app.js`:
+//! `/static/app.js` would be a second copy of the entry).
 
 use std::sync::OnceLock;
 
@@ -46,6 +56,9 @@ impl Asset {
     }
 }
 
+/// Module scripts are refused by browsers under any other type.
+const JS: &str = "text/javascript; charset=utf-8";
+
 struct Assets {
     index: Asset,
     statics: Vec<(&'static str, Asset)>,
@@ -56,11 +69,15 @@ fn assets() -> &'static Assets {
     static ASSETS: OnceLock<Assets> = OnceLock::new();
     ASSETS.get_or_init(|| {
         let statics: Vec<(&'static str, Asset)> = [
-            (
-                "app.js",
-                include_str!("../../web/app.js"),
-                "text/javascript; charset=utf-8",
-            ),
+            // The entry module first, then the modules it imports.
+            ("app.js", include_str!("../../web/app.js"), JS),
+            ("state.js", include_str!("../../web/state.js"), JS),
+            ("api.js", include_str!("../../web/api.js"), JS),
+            ("dom.js", include_str!("../../web/dom.js"), JS),
+            ("rooms.js", include_str!("../../web/rooms.js"), JS),
+            ("chat.js", include_str!("../../web/chat.js"), JS),
+            ("socket.js", include_str!("../../web/socket.js"), JS),
+            ("account.js", include_str!("../../web/account.js"), JS),
             (
                 "style.css",
                 include_str!("../../web/style.css"),
@@ -245,15 +262,43 @@ mod tests {
             .contains("connect-src 'self' ws: wss: ws://chat.example.org wss://chat.example.org;"));
     }
 
+    /// The `'./name.js'` specifiers of a module's static imports.
+    fn imports(module: &str) -> Vec<&str> {
+        module
+            .lines()
+            .filter_map(|line| line.trim_end().strip_suffix("';"))
+            .filter_map(|line| line.rsplit_once(" from './").map(|(_, name)| name))
+            .collect()
+    }
+
     #[test]
-    fn index_links_assets_by_version() {
+    fn every_asset_is_linked_by_version_or_imported() {
         let assets = assets();
         let index = String::from_utf8(assets.index.body.clone()).unwrap();
+        let sources: Vec<&str> = assets
+            .statics
+            .iter()
+            .filter(|(name, _)| name.ends_with(".js"))
+            .map(|(_, asset)| std::str::from_utf8(&asset.body).unwrap())
+            .collect();
+        let imported: Vec<&str> = sources.iter().flat_map(|s| imports(s)).collect();
+        assert!(imported.len() >= 7, "imports not found: {imported:?}");
         for (name, asset) in &assets.statics {
+            let linked = index.contains(&format!("/static/{name}?v={}\"", asset.version));
             assert!(
-                index.contains(&format!("/static/{name}?v={}\"", asset.version)),
-                "{name} is not linked by version"
+                linked || imported.contains(name),
+                "{name} is neither linked by version nor imported"
             );
         }
+        for name in &imported {
+            assert!(
+                assets.statics.iter().any(|(file, _)| file == name),
+                "{name} is imported but not embedded"
+            );
+        }
+        // The entry is loaded by its versioned URL; importing it would start
+        // a second copy.
+        assert!(!imported.contains(&"app.js"));
+        assert!(index.contains("<script type=\"module\" src=\"/static/app.js?v="));
     }
 }

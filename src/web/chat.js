@@ -1,0 +1,160 @@
+// The view of one open chat: its head, the message list, editing and
+// deleting one's own messages, and the composer. socket.js feeds it frames;
+// this module does not import socket.js, so imports run one way only.
+
+import { state } from './state.js';
+import { $, h, show, setTab, label, fmtTime, avatar, confirmButton } from './dom.js';
+
+/** Empties the chat view for a chat that is about to load. */
+export function showChat(room) {
+  show('chat');
+  setTab(room);
+  $('#chat-back').href = `#/${room}`;
+  for (const sel of ['#chat-title', '#chat-sub', '#chat-desc', '#chat-online', '#composer-error']) $(sel).textContent = '';
+  $('#chat-img').hidden = true;
+  $('#messages').replaceChildren();
+  $('#composer').hidden = !state.me;
+  $('#guest-composer').hidden = !!state.me;
+}
+
+export function setStatus(status, text) {
+  const el = $('#chat-status');
+  el.dataset.status = status;
+  el.textContent = text;
+  $('#composer button').disabled = status !== 'live';
+}
+
+export function showDeleted() {
+  setStatus('gone', 'Chat deleted');
+  $('#composer').hidden = true;
+  $('#guest-composer').hidden = true;
+  $('#composer-error').textContent = 'This chat has been deleted.';
+}
+
+export function showMissing() {
+  setStatus('gone', 'Not found');
+  $('#chat-title').textContent = 'This chat does not exist.';
+}
+
+/** Shows the server's (or our) complaint about the last thing sent; '' clears it. */
+export function showError(text) {
+  $('#composer-error').textContent = text;
+}
+
+export function renderChatHead(info) {
+  document.title = `${info.title} · chatd`;
+  $('#chat-title').textContent = info.title;
+  $('#chat-sub').textContent = `${label(info.room)} · by ${info.creator}`;
+  $('#chat-desc').textContent = info.description || '';
+  $('#chat-desc').hidden = !info.description;
+  const img = $('#chat-img');
+  img.src = info.img;
+  img.hidden = false;
+}
+
+/** null while disconnected: the last count would be stale. */
+export function setOnline(n) {
+  $('#chat-online').textContent = n === null ? '' : `${n} online`;
+}
+
+const nearEnd = (el) => el.scrollHeight - el.scrollTop - el.clientHeight < 80;
+export function scrollToEnd(force) {
+  const list = $('#messages');
+  if (force || nearEnd(list)) list.scrollTop = list.scrollHeight;
+}
+
+/** Adds or replaces a message, keeping the list in id order and free of duplicates. */
+export function upsert(c, m, add) {
+  const list = $('#messages');
+  const known = c.byId.get(m.id);
+  if (!known && !add) return;
+  const stick = nearEnd(list);
+  const el = messageItem(c, m);
+  if (known) known.replaceWith(el);
+  else {
+    let before = null;
+    if (m.id < c.lastId) before = [...list.children].find((li) => Number(li.dataset.id) > m.id) || null;
+    list.insertBefore(el, before);
+  }
+  c.byId.set(m.id, el);
+  c.lastId = Math.max(c.lastId, m.id);
+  if (stick) list.scrollTop = list.scrollHeight;
+}
+
+// Sending lives here, beside the buttons and composer that send, so that
+// socket.js -> chat.js is the only import between the two.
+function send(c, frame) {
+  if (c.ws?.readyState !== WebSocket.OPEN) { $('#composer-error').textContent = 'Not connected. Hold on…'; return false; }
+  c.ws.send(JSON.stringify(frame));
+  return true;
+}
+
+function messageItem(c, m) {
+  const own = state.me && m.user === state.me.id;
+  const classes = ['msg', own && 'own', m.is_deleted && 'deleted'].filter(Boolean).join(' ');
+  const li = h('li', { class: classes, 'data-id': m.id });
+  const actions = own && !m.is_deleted ? h('span', { class: 'msg-actions' },
+    h('button', { type: 'button', class: 'link edit', onclick: () => editMessage(c, li, m) }, 'Edit'),
+    confirmButton('Delete', () => send(c, { type: 'delete', id: m.id }))) : null;
+  li.append(avatar(m.user_name, m.user_avatar),
+    h('div', { class: 'bubble' },
+      h('div', { class: 'meta' },
+        h('strong', { class: 'author' }, m.user_name),
+        h('time', { dateTime: m.timestamp, title: new Date(m.timestamp).toLocaleString() }, fmtTime(m.timestamp)),
+        m.edited && !m.is_deleted ? h('span', { class: 'edited' }, 'edited') : null,
+        actions),
+      h('p', { class: 'text' }, m.is_deleted ? 'Message deleted' : m.text)));
+  return li;
+}
+
+function editMessage(c, li, m) {
+  const input = h('textarea', { class: 'edit-input', rows: 2, value: m.text, 'aria-label': 'Edit message' });
+  const cancel = () => {
+    if (c.byId.get(m.id) !== li) return; // replaced by a newer version meanwhile
+    const fresh = messageItem(c, m);
+    li.replaceWith(fresh);
+    c.byId.set(m.id, fresh);
+  };
+  const save = () => {
+    const text = input.value.trim();
+    if (!text || text === m.text) cancel();
+    else send(c, { type: 'edit', id: m.id, text });
+  };
+  input.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) { event.preventDefault(); save(); }
+    if (event.key === 'Escape') cancel();
+  });
+  const text = $('.text', li);
+  text.replaceWith(h('div', { class: 'editing' }, input,
+    h('div', { class: 'actions small' },
+      h('button', { type: 'button', class: 'primary', onclick: save }, 'Save'),
+      h('button', { type: 'button', class: 'quiet', onclick: cancel }, 'Cancel'),
+      h('span', { class: 'muted' }, 'Enter saves, Esc cancels'))));
+  input.focus();
+  input.setSelectionRange(input.value.length, input.value.length);
+}
+
+export function setupComposer() {
+  const form = $('#composer');
+  const input = $('#composer-text');
+  const grow = () => {
+    input.style.height = 'auto';
+    const full = input.scrollHeight + 2; // + borders
+    input.style.height = `${Math.min(full, 160)}px`;
+    input.style.overflowY = full > 160 ? 'auto' : 'hidden';
+  };
+  const submit = () => {
+    const text = input.value.trim();
+    if (!text || !state.chat) return;
+    if (send(state.chat, { type: 'message', text, nonce: `c-${++state.nonces}` })) {
+      input.value = '';
+      $('#composer-error').textContent = '';
+      grow();
+    }
+  };
+  input.addEventListener('input', grow);
+  input.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) { event.preventDefault(); submit(); }
+  });
+  form.addEventListener('submit', (event) => { event.preventDefault(); submit(); input.focus(); });
+}

@@ -1,0 +1,125 @@
+// The open chat's WebSocket: connecting, reconnecting with backoff, catching
+// up with ?after= so no message is missed or shown twice, and handing each
+// frame to the chat view.
+
+import { state } from './state.js';
+import { api, accessLeft, refresh } from './api.js';
+import {
+  showChat, setStatus, showDeleted, showMissing, showError, renderChatHead, setOnline, scrollToEnd, upsert,
+} from './chat.js';
+
+export function openChat(room, id) {
+  showChat(room);
+  state.chat = { room, id, ws: null, byId: new Map(), lastId: 0, attempt: 0, done: false, hello: false };
+  setStatus('connecting', 'Connecting…');
+  connect(state.chat);
+}
+
+export function closeChat() {
+  const c = state.chat;
+  if (!c) return;
+  clearTimeout(c.timer);
+  c.done = true;
+  c.ws?.close(1000);
+  state.chat = null;
+}
+
+async function connect(c) {
+  if (c.done) return;
+  if (state.accessToken && accessLeft() < 30_000) await refresh().catch(() => {});
+  if (c.done) return;
+  const query = new URLSearchParams();
+  const token = state.accessToken;
+  if (token) query.set('token', token);
+  if (c.lastId) query.set('after', c.lastId);
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  let ws;
+  try {
+    ws = new WebSocket(`${scheme}//${location.host}/chat/${c.room}/${c.id}/?${query}`);
+  } catch (error) {
+    console.error(error);
+    setStatus('reconnecting', 'Reconnecting…');
+    later(c);
+    return;
+  }
+  c.ws = ws;
+  c.hello = false;
+  ws.onmessage = (event) => {
+    if (c.ws !== ws) return;
+    try { onFrame(c, JSON.parse(event.data)); } catch (error) { console.error(error); }
+  };
+  ws.onclose = (event) => {
+    if (c.ws !== ws) return;
+    c.ws = null;
+    if (c.done) return;
+    if (event.code === 4404) { gone(c); return; }
+    setStatus('reconnecting', 'Reconnecting…');
+    setOnline(null);
+    if (!c.hello) checkBeforeRetry(c).then((retry) => retry && later(c));
+    else later(c);
+  };
+}
+
+/** When a socket never got its hello: is the chat gone, or the token stale? */
+async function checkBeforeRetry(c) {
+  const { status } = await api(`/api/chat/${c.room}/${c.id}/`);
+  if (status === 404 || status === 400) {
+    c.done = true;
+    showMissing();
+    return false;
+  }
+  if (status === 200 && state.accessToken && !c.refreshed) {
+    c.refreshed = true; // once per chat: other refusals (e.g. 503) just back off
+    await refresh().catch(() => {});
+  }
+  return !c.done;
+}
+
+function later(c) {
+  const delay = Math.min(1000 * 2 ** c.attempt, 8000) + Math.random() * 300;
+  c.attempt += 1;
+  clearTimeout(c.timer);
+  c.timer = setTimeout(() => connect(c), delay);
+}
+
+function gone(c) {
+  c.done = true;
+  showDeleted();
+}
+
+function onFrame(c, frame) {
+  switch (frame.type) {
+    case 'hello':
+      c.hello = true;
+      c.attempt = 0;
+      renderChatHead(frame.chat);
+      setOnline(frame.online);
+      for (const m of frame.messages) upsert(c, m, true);
+      setStatus('live', frame.user ? 'Live' : 'Live · read-only');
+      showError('');
+      scrollToEnd(!c.seen);
+      c.seen = true;
+      break;
+    case 'message':
+      upsert(c, frame.message, true);
+      break;
+    case 'message_edited':
+    case 'message_deleted':
+      upsert(c, frame.message, false);
+      break;
+    case 'presence':
+      setOnline(frame.online);
+      break;
+    case 'chat_updated':
+      renderChatHead(frame.chat);
+      break;
+    case 'chat_deleted':
+      gone(c);
+      break;
+    case 'error':
+      showError(frame.detail);
+      break;
+    default:
+      break;
+  }
+}
