@@ -3,7 +3,7 @@
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use chatd::config::Cli;
+use chatd::cli::Cli;
 
 fn main() {
     let cli = Cli::parse();

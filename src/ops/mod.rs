@@ -6,7 +6,7 @@ pub mod demo;
 pub mod doctor;
 pub mod png;
 
-use crate::config::{Cli, Command, UserAction};
+use crate::cli::{Cli, Command, UserAction};
 
 /// Runs the command the command line names.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
