@@ -255,10 +255,7 @@ pub fn reset(app: &App) -> anyhow::Result<Seeded> {
     for id in chat_ids {
         crate::live::connection::chat_events::deleted(app, id);
     }
-    let files: Vec<String> = conn
-        .prepare("SELECT img FROM chats WHERE img IS NOT NULL UNION ALL SELECT avatar FROM users WHERE avatar IS NOT NULL")?
-        .query_map([], |row| row.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+    let files = super::named_files(&conn)?;
     let tx = conn.transaction()?;
     tx.execute_batch(
         "DELETE FROM messages;
