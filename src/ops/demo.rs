@@ -233,9 +233,7 @@ fn write_conversation(
     let now = chrono::Utc::now();
     for (i, line) in lines.iter().enumerate() {
         let minutes_ago = ((lines.len() - i) * 17 + offset * 5) as i64;
-        let at = (now - chrono::Duration::minutes(minutes_ago))
-            .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-            .to_string();
+        let at = crate::storage::timestamp(now - chrono::Duration::minutes(minutes_ago));
         let author = user_ids[(offset + i) % user_ids.len()];
         messages::insert(conn, chat_id, author, line, &at)?;
     }
