@@ -8,10 +8,12 @@
 //! headers would hold a connection forever) and a cap on open connections
 //! (at the cap we stop accepting until one closes).
 //!
-//! Shutdown (when the future given to [`Server::run`] completes, or
-//! [`RunningServer::shutdown`]): stop accepting, let in-flight requests finish, close idle keep-alive
-//! connections, close WebSockets with 1001, commit every queued message,
-//! and return once every connection is done (bounded by [`DRAIN_TIMEOUT`]).
+//! Shutdown (when the future given to [`Server::run`] completes, or on
+//! [`RunningServer::shutdown`]; the binary's Ctrl-C/SIGTERM handling is in
+//! `ops::serve`): stop accepting, let in-flight requests finish, close idle
+//! keep-alive connections, close WebSockets with 1001, commit every queued
+//! message, and return once every connection is done (bounded by
+//! [`DRAIN_TIMEOUT`]).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -205,7 +207,8 @@ where
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let cors_origins = &app.config.cors_origins;
-    let mut response = match crate::http::cors::preflight(&method, request.headers(), cors_origins) {
+    let mut response = match crate::http::cors::preflight(&method, request.headers(), cors_origins)
+    {
         Some(preflight) => preflight,
         None => {
             let origin = request.headers().get(warp::http::header::ORIGIN).cloned();

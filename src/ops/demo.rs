@@ -12,9 +12,9 @@ use std::time::Duration;
 use rusqlite::{params, Connection};
 
 use crate::app::App;
-use crate::storage::media::ImageKind;
 use crate::domain::rooms::Room;
 use crate::storage::chats::{self, NewChat};
+use crate::storage::media::ImageKind;
 use crate::storage::{messages, users};
 
 /// The demo users; each one's password is `demo-pass-<name>`.

@@ -36,9 +36,10 @@ pub fn create_user(
     password: Option<String>,
 ) -> anyhow::Result<()> {
     let password = password_from(password)?;
-    let registration = crate::domain::rules::new_account(username, email, &password).map_err(|errors| {
-        anyhow::anyhow!("{}", serde_json::to_string(&errors).unwrap_or_default())
-    })?;
+    let registration =
+        crate::domain::rules::new_account(username, email, &password).map_err(|errors| {
+            anyhow::anyhow!("{}", serde_json::to_string(&errors).unwrap_or_default())
+        })?;
     let conn = super::open(data_dir)?;
     let hash = crate::auth::hash_password(&registration.password)?;
     match users::insert(&conn, &registration.username, &registration.email, &hash) {

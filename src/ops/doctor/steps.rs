@@ -228,7 +228,8 @@ impl Doctor {
         };
         let token = self.token.clone().unwrap_or_default();
         let url = format!("{ws_base}{path}?token={token}");
-        let connected = tokio::time::timeout(super::TIMEOUT, tokio_tungstenite::connect_async(&url)).await;
+        let connected =
+            tokio::time::timeout(super::TIMEOUT, tokio_tungstenite::connect_async(&url)).await;
         let hint = "the proxy must pass the Upgrade and Connection headers (nginx: proxy_http_version 1.1; \
                     proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\"; \
                     Caddy's reverse_proxy does this by itself)";
