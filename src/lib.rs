@@ -11,7 +11,7 @@
 //! - [`domain`]: rooms, validation and permissions, views, pagination.
 //! - [`auth`]: passwords and tokens.
 //! - [`storage`]: schema, migrations, queries, the media folder.
-//! - [`ops`]: the binary's commands: backup, check, users, doctor, demo.
+//! - [`ops`]: the binary's commands: serve, backup, check, user, doctor, demo.
 //! - [`metrics`]: counters for `/metrics`.
 
 pub mod app;
