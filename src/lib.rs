@@ -3,18 +3,20 @@
 //! rooms from an embedded SQLite database and a media folder next to it.
 //!
 //! Where to look:
-//! - [`config`]: command line, environment, defaults.
+//! - [`cli`]: the command line and its `CHATD_*` variables, parsed into a `Config`.
+//! - [`config`]: the typed settings a server runs with, and their defaults.
 //! - [`app`]: the state a running server shares, and how it is opened.
 //! - [`http`]: the edge: accept loop, routes, bodies, the HTTP error.
 //! - [`live`]: live rooms: hub, one socket's life, the message writer.
 //! - [`domain`]: rooms, validation and permissions, views, pagination.
 //! - [`auth`]: passwords and tokens.
 //! - [`storage`]: schema, migrations, queries, the media folder.
-//! - [`ops`]: the binary's commands: backup, check, users, doctor, demo.
+//! - [`ops`]: the binary's commands: serve, backup, check, user, doctor, demo.
 //! - [`metrics`]: counters for `/metrics`.
 
 pub mod app;
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod http;

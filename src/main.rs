@@ -1,26 +1,32 @@
-//! The `chatd` binary: parse the command line, set up logging, run.
+//! The `chatd` binary: parse the command line, set up logging, run, and
+//! exit with the status the command returned (1 with the error on failure).
+
+use std::process::ExitCode;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use chatd::config::Cli;
+use chatd::cli::Cli;
 
-fn main() {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("chatd: cannot start the async runtime: {error}");
-            std::process::exit(1);
+            return ExitCode::FAILURE;
         }
     };
-    if let Err(error) = runtime.block_on(run(cli)) {
-        eprintln!("chatd: {error:#}");
-        std::process::exit(1);
+    match runtime.block_on(run(cli)) {
+        Ok(status) => status,
+        Err(error) => {
+            eprintln!("chatd: {error:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("chatd=info")),

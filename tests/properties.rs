@@ -104,7 +104,7 @@ fn is_detail(body: &Json) -> bool {
 /// 413 or 415 with `{"detail"}`; returns the status.
 fn assert_documented_body_error(error: ApiError) -> Result<u16, TestCaseError> {
     let shown = error.to_string();
-    let rendered = render(error.into());
+    let rendered = render(error);
     match rendered.status {
         400 => prop_assert!(
             is_field_errors(&rendered.body) || is_detail(&rendered.body),
@@ -414,7 +414,7 @@ proptest! {
                 }
             }
             (Err(error), other) if !other.is_object() => {
-                let rendered = render(error.into());
+                let rendered = render(error);
                 prop_assert_eq!(rendered.status, 400);
                 let messages = rendered.body["non_field_errors"].as_array().cloned().unwrap_or_default();
                 prop_assert_eq!(messages.len(), 1);
@@ -819,7 +819,7 @@ fn deeply_nested_json_is_a_parse_error() {
     for open in ["[", "{\"a\":"] {
         let body = open.repeat(100_000);
         let error = body::parse_json(body.as_bytes()).unwrap_err();
-        let rendered = render(error.into());
+        let rendered = render(error);
         assert_eq!(rendered.status, 400);
         assert!(rendered.body["detail"]
             .as_str()

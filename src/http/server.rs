@@ -8,10 +8,12 @@
 //! headers would hold a connection forever) and a cap on open connections
 //! (at the cap we stop accepting until one closes).
 //!
-//! Shutdown (Ctrl-C / SIGTERM, or [`RunningServer::shutdown`]): stop
-//! accepting, let in-flight requests finish, close idle keep-alive
-//! connections, close WebSockets with 1001, commit every queued message,
-//! and return once every connection is done (bounded by [`DRAIN_TIMEOUT`]).
+//! Shutdown (when the future given to [`Server::run`] completes, or on
+//! [`RunningServer::shutdown`]; the binary's Ctrl-C/SIGTERM handling is in
+//! `ops::serve`): stop accepting, let in-flight requests finish, close idle
+//! keep-alive connections, close WebSockets with 1001, commit every queued
+//! message, and return once every connection is done (bounded by
+//! [`DRAIN_TIMEOUT`]).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -29,9 +31,8 @@ use tokio::task::JoinHandle;
 use warp::http::Request;
 
 use crate::app::App;
-use crate::config::{Config, Seed};
+use crate::config::Config;
 use crate::http::routes;
-use crate::ops::demo;
 
 /// The largest request head (request line and headers) we read.
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
@@ -289,94 +290,4 @@ impl RunningServer {
         }
         (&mut self.task).await?
     }
-}
-
-/// The binary's way to run: binds, seeds demo data if asked, logs where it
-/// listens and where its data lives (and, for `--ephemeral`, prints the URL
-/// alone on a line and removes the data when done), and serves until Ctrl-C
-/// or SIGTERM.
-pub async fn run_until_signal(config: Config) -> anyhow::Result<()> {
-    let throwaway = config.remove_data_on_exit.then(|| config.data_dir.clone());
-    let result = run_with_extras(config, throwaway.is_some()).await;
-    if let Some(dir) = throwaway {
-        if let Err(error) = std::fs::remove_dir_all(&dir) {
-            tracing::warn!(%error, "could not remove {}", dir.display());
-        }
-    }
-    result
-}
-
-async fn run_with_extras(config: Config, print_url: bool) -> anyhow::Result<()> {
-    let server = Server::bind(config).await?;
-    let app = server.app().clone();
-    if app.config.seed == Some(Seed::Demo) {
-        let seeding = app.clone();
-        let seeded = tokio::task::spawn_blocking(move || demo::seed(&seeding)).await??;
-        tracing::info!(
-            users = seeded.users,
-            chats = seeded.chats,
-            messages = seeded.messages,
-            "demo data seeded"
-        );
-        println!("{}", demo::credentials_text());
-    }
-    let url = format!("http://{}", server.local_addr());
-    tracing::info!(
-        "chatd listening on {url} (data in {})",
-        app.config.data_dir.display()
-    );
-    if print_url {
-        println!("{url}");
-    }
-    if let Some(file) = &app.config.url_file {
-        write_url_file(file, &url)?;
-    }
-    let reset = app
-        .config
-        .reset_every
-        .map(|every| tokio::spawn(demo::reset_periodically(app.clone(), every)));
-    server.run(shutdown_signal()).await?;
-    if let Some(reset) = reset {
-        reset.abort();
-    }
-    tracing::info!("chatd stopped");
-    Ok(())
-}
-
-/// Writes the URL and a newline, renaming into place so that a script
-/// polling for the file never reads half of it.
-fn write_url_file(file: &std::path::Path, url: &str) -> anyhow::Result<()> {
-    let tmp = file.with_extension("tmp");
-    std::fs::write(&tmp, format!("{url}\n"))
-        .and_then(|()| std::fs::rename(&tmp, file))
-        .with_context(|| format!("cannot write the URL to {}", file.display()))
-}
-
-/// Completes on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down");
 }

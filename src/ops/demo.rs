@@ -233,9 +233,7 @@ fn write_conversation(
     let now = chrono::Utc::now();
     for (i, line) in lines.iter().enumerate() {
         let minutes_ago = ((lines.len() - i) * 17 + offset * 5) as i64;
-        let at = (now - chrono::Duration::minutes(minutes_ago))
-            .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-            .to_string();
+        let at = crate::storage::timestamp(now - chrono::Duration::minutes(minutes_ago));
         let author = user_ids[(offset + i) % user_ids.len()];
         messages::insert(conn, chat_id, author, line, &at)?;
     }
@@ -255,10 +253,7 @@ pub fn reset(app: &App) -> anyhow::Result<Seeded> {
     for id in chat_ids {
         crate::live::connection::chat_events::deleted(app, id);
     }
-    let files: Vec<String> = conn
-        .prepare("SELECT img FROM chats WHERE img IS NOT NULL UNION ALL SELECT avatar FROM users WHERE avatar IS NOT NULL")?
-        .query_map([], |row| row.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+    let files = super::named_files(&conn)?;
     let tx = conn.transaction()?;
     tx.execute_batch(
         "DELETE FROM messages;

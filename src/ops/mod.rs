@@ -1,50 +1,103 @@
 //! What each command of the binary does: serve (the default), the
-//! deployment check, and the operator commands on a data directory.
+//! deployment check, and the operator commands that work on a data
+//! directory whether or not a server runs on it (backup, check, user); they
+//! print a short report.
+//!
+//! Library code never exits the process: [`run`] returns the exit status
+//! and `main` exits with it, so every command can be called from tests.
 
-pub mod data;
+pub mod backup;
+pub mod check;
 pub mod demo;
 pub mod doctor;
 pub mod png;
+pub mod serve;
+pub mod users;
 
-use crate::config::{Cli, Command, UserAction};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
 
-/// Runs the command the command line names.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
+use anyhow::Context;
+use rusqlite::{Connection, OpenFlags};
+
+use crate::cli::{Cli, Command, UserAction};
+
+/// Runs the command the command line names. An error means exit status 1
+/// with the error printed; `Ok` carries the status of a command that ran
+/// to the end (`doctor` and `check` fail with 1 when they find a problem).
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
-        Some(Command::Doctor { url }) => {
-            let healthy = doctor::run(url).await;
-            std::process::exit(if healthy { 0 } else { 1 });
-        }
+        Some(Command::Doctor { url }) => return Ok(status(doctor::run(url).await)),
         Some(Command::Backup {
             file,
             with_media,
             data,
-        }) => {
-            return data::backup(&data.data_dir, file, with_media.as_deref());
-        }
-        Some(Command::Check { data }) => {
-            if !data::check(&data.data_dir)? {
-                std::process::exit(1);
-            }
-            return Ok(());
-        }
+        }) => backup::backup(&data.data_dir, file, with_media.as_deref())?,
+        Some(Command::Check { data }) => return Ok(status(check::check(&data.data_dir)?)),
         Some(Command::User { action, data }) => {
             let dir = &data.data_dir;
-            return match action {
-                UserAction::List => data::list_users(dir),
+            match action {
+                UserAction::List => users::list_users(dir)?,
                 UserAction::Create {
                     username,
                     email,
                     password,
-                } => data::create_user(dir, username, email, password.clone()),
+                } => users::create_user(dir, username, email, password.clone())?,
                 UserAction::SetPassword { username, password } => {
-                    data::set_password(dir, username, password.clone())
+                    users::set_password(dir, username, password.clone())?
                 }
-                UserAction::Delete { username } => data::delete_user(dir, username),
-            };
+                UserAction::Delete { username } => users::delete_user(dir, username)?,
+            }
         }
-        Some(Command::Serve(_)) | None => {}
+        Some(Command::Serve(_)) | None => {
+            let config = cli.into_serve_args().into_config()?;
+            serve::run(config).await?;
+        }
     }
-    let config = cli.into_serve_args().into_config()?;
-    crate::http::server::run_until_signal(config).await
+    Ok(ExitCode::SUCCESS)
+}
+
+/// 0 when a check found nothing wrong, else 1.
+fn status(healthy: bool) -> ExitCode {
+    if healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// The database of `data_dir`. Operator commands never create one: a
+/// mistyped `--data-dir` must fail, not start an empty instance.
+fn database(data_dir: &Path) -> anyhow::Result<PathBuf> {
+    let db = data_dir.join("chat.db");
+    anyhow::ensure!(db.exists(), "no database at {}", db.display());
+    Ok(db)
+}
+
+/// Opens the database of `data_dir` to change it, configured like the
+/// server's own connections (so a running server's locks are respected).
+fn open(data_dir: &Path) -> anyhow::Result<Connection> {
+    crate::storage::connect(&database(data_dir)?)
+}
+
+/// Opens the database of `data_dir` to read it, waiting out a running
+/// server's writes rather than failing with `SQLITE_BUSY`.
+fn open_read_only(data_dir: &Path) -> anyhow::Result<Connection> {
+    let db = database(data_dir)?;
+    let conn = Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .with_context(|| format!("cannot open {}", db.display()))?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    Ok(conn)
+}
+
+/// Every file in the media folder the database names: chat images and
+/// avatars.
+fn named_files(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    conn.prepare(
+        "SELECT img FROM chats WHERE img IS NOT NULL \
+         UNION ALL SELECT avatar FROM users WHERE avatar IS NOT NULL",
+    )?
+    .query_map([], |row| row.get(0))?
+    .collect()
 }

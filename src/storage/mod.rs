@@ -144,11 +144,15 @@ pub fn is_unique_violation(error: &rusqlite::Error) -> bool {
     )
 }
 
-/// The current time as stored and shown: UTC, microseconds, `Z` suffix.
+/// `at` as timestamps are stored and shown: UTC, microseconds, `Z` suffix
+/// (`2023-08-03T08:51:26.593514Z`): written once, so every row agrees.
+pub fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// The current time as [`timestamp`] writes it.
 pub fn now_timestamp() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-        .to_string()
+    timestamp(chrono::Utc::now())
 }
 
 #[cfg(test)]

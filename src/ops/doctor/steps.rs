@@ -1,105 +1,21 @@
-//! `chatd doctor <public-url>`: an end-to-end check of a deployed instance
-//! through its real front door, as a user's browser would reach it.
-//!
-//! Each step prints `ok` or a diagnosis naming the likely cause: a proxy
-//! that drops the WebSocket upgrade headers, a `--public-url` that does not
-//! match, a proxy body-size limit, a server rejecting its own tokens. What
-//! the check creates (a user, a chat with an image, a message) is deleted
-//! at the end.
+//! The steps of `chatd doctor`: each makes its requests through the
+//! deployment's front door and, when one fails, diagnoses the likely cause. What
+//! they create is recorded on [`Doctor`] so the check can delete it.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-/// How long any one request may take.
-const TIMEOUT: Duration = Duration::from_secs(15);
+use super::Doctor;
 
 /// Side of the square test image: ~1.5 MB as an uncompressed PNG, above
 /// nginx's default 1 MiB body limit and below chatd's default 5 MiB.
 const IMAGE_SIDE: u32 = 720;
 
-/// The outcome of one step: `Ok(detail)` or `Err(diagnosis)`.
-#[derive(Debug, Clone)]
-pub struct Step {
-    pub name: &'static str,
-    pub outcome: Result<String, String>,
-}
-
-/// All steps that ran.
-#[derive(Debug, Default)]
-pub struct Report {
-    pub steps: Vec<Step>,
-}
-
-impl Report {
-    pub fn ok(&self) -> bool {
-        !self.steps.is_empty() && self.steps.iter().all(|s| s.outcome.is_ok())
-    }
-
-    /// The diagnosis of a failed step.
-    pub fn failure(&self, name: &str) -> Option<&str> {
-        self.steps
-            .iter()
-            .find(|s| s.name == name)
-            .and_then(|s| s.outcome.as_ref().err())
-            .map(String::as_str)
-    }
-}
-
-/// Runs the check against `url`, calling `report` after each step.
-pub async fn check(url: &str, mut report: impl FnMut(&Step)) -> Report {
-    let base = url.trim().trim_end_matches('/').to_string();
-    let mut doctor = Doctor {
-        base,
-        http: match reqwest::Client::builder().timeout(TIMEOUT).build() {
-            Ok(client) => client,
-            Err(error) => {
-                let step = Step {
-                    name: "setup",
-                    outcome: Err(format!("cannot build an HTTP client: {error}")),
-                };
-                report(&step);
-                return Report { steps: vec![step] };
-            }
-        },
-        token: None,
-        chat: None,
-        steps: Vec::new(),
-    };
-    doctor.run(&mut report).await;
-    doctor.cleanup(&mut report).await;
-    Report {
-        steps: doctor.steps,
-    }
-}
-
-/// Prints each step as it finishes; true when all passed.
-pub async fn run(url: &str) -> bool {
-    println!("chatd doctor: checking {url}");
-    let report = check(url, |step| match &step.outcome {
-        Ok(detail) => println!("ok    {:<10} {detail}", step.name),
-        Err(diagnosis) => println!("FAIL  {:<10} {diagnosis}", step.name),
-    })
-    .await;
-    if report.ok() {
-        println!("all checks passed");
-    } else {
-        println!("some checks failed");
-    }
-    report.ok()
-}
-
-struct Doctor {
-    base: String,
-    http: reqwest::Client,
-    token: Option<String>,
-    /// The chat this check created, as the API returned it.
-    chat: Option<Value>,
-    steps: Vec<Step>,
-}
-
+/// Makes names unique, so that concurrent checks, or what a failed cleanup
+/// left behind, do not collide with this run.
 fn random_suffix() -> String {
     let mut bytes = [0u8; 4];
     let _ = getrandom::fill(&mut bytes);
@@ -118,49 +34,7 @@ fn describe(status: reqwest::StatusCode, body: &str) -> String {
 }
 
 impl Doctor {
-    fn record(
-        &mut self,
-        report: &mut impl FnMut(&Step),
-        name: &'static str,
-        outcome: Result<String, String>,
-    ) -> bool {
-        let step = Step { name, outcome };
-        report(&step);
-        let ok = step.outcome.is_ok();
-        self.steps.push(step);
-        ok
-    }
-
-    async fn run(&mut self, report: &mut impl FnMut(&Step)) {
-        let health = self.health().await;
-        if !self.record(report, "health", health) {
-            return;
-        }
-        let account = self.account().await;
-        if !self.record(report, "account", account) {
-            return;
-        }
-        let upload = self.upload().await;
-        let img = match &upload {
-            Ok(_) => self
-                .chat
-                .as_ref()
-                .and_then(|c| c["img"].as_str().map(str::to_string)),
-            Err(_) => None,
-        };
-        let uploaded = self.record(report, "upload", upload);
-        if !uploaded {
-            return;
-        }
-        if let Some(img) = img {
-            let image = self.image(&img).await;
-            self.record(report, "image", image);
-        }
-        let socket = self.websocket().await;
-        self.record(report, "websocket", socket);
-    }
-
-    async fn health(&mut self) -> Result<String, String> {
+    pub(super) async fn health(&mut self) -> Result<String, String> {
         let url = format!("{}/healthz", self.base);
         let response = self.http.get(&url).send().await.map_err(|e| {
             format!("cannot reach {url}: {e}. Is the address right, and is chatd (or the proxy in front of it) listening?")
@@ -201,7 +75,7 @@ impl Doctor {
         Ok(detail)
     }
 
-    async fn account(&mut self) -> Result<String, String> {
+    pub(super) async fn account(&mut self) -> Result<String, String> {
         let name = format!("doctor-{}", random_suffix());
         let password = format!("doctor {} check {}", random_suffix(), random_suffix());
         let response = self
@@ -253,7 +127,7 @@ impl Doctor {
         Ok(format!("registered {name}, got a token that works"))
     }
 
-    async fn upload(&mut self) -> Result<String, String> {
+    pub(super) async fn upload(&mut self) -> Result<String, String> {
         let token = self.token.clone().unwrap_or_default();
         let image = crate::ops::png::picture("chatd doctor", IMAGE_SIDE);
         let size = image.len();
@@ -306,7 +180,7 @@ impl Doctor {
         ))
     }
 
-    async fn image(&mut self, img: &str) -> Result<String, String> {
+    pub(super) async fn image(&mut self, img: &str) -> Result<String, String> {
         let expected = format!("{}/media/", self.base);
         if !img.starts_with(&expected) {
             let shown = img.split("/media/").next().unwrap_or(img);
@@ -344,7 +218,7 @@ impl Doctor {
         Ok("the image is served at its absolute URL".into())
     }
 
-    async fn websocket(&mut self) -> Result<String, String> {
+    pub(super) async fn websocket(&mut self) -> Result<String, String> {
         let chat = self.chat.clone().ok_or("no chat to connect to")?;
         let path = chat["url"].as_str().unwrap_or("/");
         let ws_base = if let Some(rest) = self.base.strip_prefix("https://") {
@@ -354,7 +228,8 @@ impl Doctor {
         };
         let token = self.token.clone().unwrap_or_default();
         let url = format!("{ws_base}{path}?token={token}");
-        let connected = tokio::time::timeout(TIMEOUT, tokio_tungstenite::connect_async(&url)).await;
+        let connected =
+            tokio::time::timeout(super::TIMEOUT, tokio_tungstenite::connect_async(&url)).await;
         let hint = "the proxy must pass the Upgrade and Connection headers (nginx: proxy_http_version 1.1; \
                     proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\"; \
                     Caddy's reverse_proxy does this by itself)";
@@ -374,7 +249,7 @@ impl Doctor {
             }
         };
         let nonce = format!("doctor-{}", random_suffix());
-        let outcome = tokio::time::timeout(TIMEOUT, async {
+        let outcome = tokio::time::timeout(super::TIMEOUT, async {
             let mut said = false;
             while let Some(frame) = socket.next().await {
                 let Ok(Message::Text(text)) = frame else { continue };
@@ -403,47 +278,5 @@ impl Doctor {
                     .into(),
             ),
         }
-    }
-
-    async fn cleanup(&mut self, report: &mut impl FnMut(&Step)) {
-        let Some(token) = self.token.clone() else {
-            return;
-        };
-        let mut problems = Vec::new();
-        if let Some(chat) = &self.chat {
-            let url = format!(
-                "{}/api/chat/{}/{}/",
-                self.base,
-                chat["room"].as_str().unwrap_or(""),
-                chat["id"]
-            );
-            match self.http.delete(&url).bearer_auth(&token).send().await {
-                Ok(response) if response.status() == 204 => {}
-                Ok(response) => {
-                    problems.push(format!("deleting the chat: HTTP {}", response.status()))
-                }
-                Err(error) => problems.push(format!("deleting the chat: {error}")),
-            }
-        }
-        match self
-            .http
-            .delete(format!("{}/api/user/", self.base))
-            .bearer_auth(&token)
-            .send()
-            .await
-        {
-            Ok(response) if response.status() == 204 => {}
-            Ok(response) => problems.push(format!(
-                "deleting the test user: HTTP {}",
-                response.status()
-            )),
-            Err(error) => problems.push(format!("deleting the test user: {error}")),
-        }
-        let outcome = if problems.is_empty() {
-            Ok("deleted the test chat and user".to_string())
-        } else {
-            Err(problems.join("; "))
-        };
-        self.record(report, "cleanup", outcome);
     }
 }

@@ -1,0 +1,115 @@
+//! `chatd user list|create|set-password|delete`: managing accounts
+//! without SQL, under the same rules as the API, whether or not a server
+//! is running on the data directory.
+
+use std::io::BufRead;
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use crate::storage::users;
+
+/// The password from `given`, else one line of standard input.
+fn password_from(given: Option<String>) -> anyhow::Result<String> {
+    if let Some(password) = given {
+        return Ok(password);
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']).to_string();
+    anyhow::ensure!(
+        !password.is_empty(),
+        "no password given (use --password, CHATD_USER_PASSWORD or standard input)"
+    );
+    Ok(password)
+}
+
+fn find(conn: &Connection, username: &str) -> anyhow::Result<users::User> {
+    users::find_by_login(conn, username)?.ok_or_else(|| anyhow::anyhow!("no user {username}"))
+}
+
+/// `chatd user create`: the same rules as `POST /api/register/`.
+pub fn create_user(
+    data_dir: &Path,
+    username: &str,
+    email: &str,
+    password: Option<String>,
+) -> anyhow::Result<()> {
+    let password = password_from(password)?;
+    let registration =
+        crate::domain::accounts::new_account(username, email, &password).map_err(|errors| {
+            anyhow::anyhow!("{}", serde_json::to_string(&errors).unwrap_or_default())
+        })?;
+    let conn = super::open(data_dir)?;
+    let hash = crate::auth::hash_password(&registration.password)?;
+    match users::insert(&conn, &registration.username, &registration.email, &hash) {
+        Ok(user) => {
+            println!("created user {} (id {})", user.username, user.id);
+            Ok(())
+        }
+        Err(users::InsertError::Taken(taken)) => {
+            let errors = crate::domain::accounts::taken_errors(taken);
+            anyhow::bail!("{}", serde_json::to_string(&errors).unwrap_or_default())
+        }
+        Err(users::InsertError::Db(error)) => Err(error.into()),
+    }
+}
+
+/// `chatd user set-password`: checks the password rules, stores the new
+/// hash, and revokes every token the user had.
+pub fn set_password(
+    data_dir: &Path,
+    username: &str,
+    password: Option<String>,
+) -> anyhow::Result<()> {
+    let password = password_from(password)?;
+    let conn = super::open(data_dir)?;
+    let user = find(&conn, username)?;
+    let problems = crate::domain::accounts::password_problems(
+        &password,
+        Some(&user.username),
+        Some(&user.email),
+    );
+    anyhow::ensure!(problems.is_empty(), "{}", problems.join(" "));
+    let hash = crate::auth::hash_password(&password)?;
+    users::set_password(&conn, user.id, &hash)?;
+    println!(
+        "password of {} changed; their tokens no longer work",
+        user.username
+    );
+    Ok(())
+}
+
+/// `chatd user delete`: the account, its chats, messages and images.
+pub fn delete_user(data_dir: &Path, username: &str) -> anyhow::Result<()> {
+    let mut conn = super::open(data_dir)?;
+    let user = find(&conn, username)?;
+    let deleted =
+        users::delete(&mut conn, user.id)?.ok_or_else(|| anyhow::anyhow!("no user {username}"))?;
+    let media = crate::storage::media::Media::open(data_dir.join("media"))?;
+    for file in &deleted.files {
+        media.remove(file);
+    }
+    println!(
+        "deleted {} and {} chats",
+        user.username,
+        deleted.chat_ids.len()
+    );
+    Ok(())
+}
+
+/// `chatd user list`.
+pub fn list_users(data_dir: &Path) -> anyhow::Result<()> {
+    let conn = super::open(data_dir)?;
+    println!(
+        "{:>6}  {:<24} {:<32} {:>5}  joined",
+        "id", "username", "email", "chats"
+    );
+    for (user, joined, chats) in users::list(&conn)? {
+        println!(
+            "{:>6}  {:<24} {:<32} {:>5}  {}",
+            user.id, user.username, user.email, chats, joined
+        );
+    }
+    Ok(())
+}
