@@ -1,48 +1,26 @@
 mod common;
 use common::*;
 
-use std::time::Duration;
-
-use chatd::auth::{Claims, TokenType, Tokens};
+use chatd::auth::{Claims, TokenType};
 use reqwest::multipart::Form;
 use serde_json::{json, Value};
 
-const REQUIRED: &str = "This field is required.";
 const INVALID_USERNAME: &str =
     "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.";
 const TOO_SHORT: &str = "This password is too short. It must contain at least 8 characters.";
 const TOO_COMMON: &str = "This password is too common.";
 const NUMERIC: &str = "This password is entirely numeric.";
 const SIMILAR_USERNAME: &str = "The password is too similar to the username.";
-const INVALID_IMAGE: &str =
-    "Upload a valid image. The file you uploaded was either not an image or a corrupted image.";
-const NOT_PROVIDED: &str = "Authentication credentials were not provided.";
 const NO_ACCOUNT: &str = "No active account found with the given credentials";
 
-/// Status and JSON body, after checking the response is `application/json`.
-async fn api(response: reqwest::Response) -> (u16, Value) {
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_string());
-    assert_eq!(
-        content_type.as_deref(),
-        Some("application/json"),
-        "content type of a {} response",
-        response.status()
-    );
-    json_of(response).await
+/// `POST <path>` of a JSON body: status and JSON body.
+async fn post_json(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
+    let response = app.client.post(app.url(path)).json(&body).send().await;
+    api(response.unwrap()).await
 }
 
 async fn register_json(app: &TestApp, body: Value) -> (u16, Value) {
-    let response = app
-        .client
-        .post(app.url("/api/register/"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    api(response).await
+    post_json(app, "/api/register/", body).await
 }
 
 /// Registers `username` with `password` (e-mail `<username>@example.com`).
@@ -58,7 +36,33 @@ async fn register_with_password(app: &TestApp, username: &str, password: &str) -
     .await
 }
 
-async fn get_user(app: &TestApp, token: &str) -> (u16, Value) {
+/// A token of `user_id` that expires at `exp`, signed with the test
+/// servers' secret.
+fn forge(token_type: TokenType, user_id: i64, exp: u64) -> String {
+    let claims = Claims {
+        token_type,
+        exp,
+        iat: 0,
+        jti: "x".into(),
+        user_id,
+        ver: 0,
+    };
+    test_tokens().encode(&claims).unwrap()
+}
+
+/// Asserts that a write (`POST /api/chat/`) and a read (`GET /api/user/`)
+/// with `token` are both 401 `token_not_valid`.
+async fn assert_token_refused(app: &TestApp, token: &str) {
+    let response = app
+        .client
+        .post(app.url("/api/chat/"))
+        .bearer_auth(token)
+        .form(&[("title", "Dune"), ("room", "books")])
+        .send()
+        .await
+        .unwrap();
+    assert_unauthorized(response, token_not_valid()).await;
+
     let response = app
         .client
         .get(app.url("/api/user/"))
@@ -66,35 +70,11 @@ async fn get_user(app: &TestApp, token: &str) -> (u16, Value) {
         .send()
         .await
         .unwrap();
-    api(response).await
-}
-
-fn forge(claims: &Claims) -> String {
-    Tokens::new(
-        SECRET.as_bytes().to_vec(),
-        Duration::from_secs(60),
-        Duration::from_secs(60),
-    )
-    .encode(claims)
-    .unwrap()
-}
-
-fn token_not_valid() -> Value {
-    json!({"detail": "Given token not valid for any token type", "code": "token_not_valid"})
+    assert_unauthorized(response, token_not_valid()).await;
 }
 
 fn refresh_not_valid() -> Value {
     json!({"detail": "Token is invalid or expired", "code": "token_not_valid"})
-}
-
-/// Asserts a 401 with `body` and `WWW-Authenticate: Bearer realm="api"`.
-async fn assert_unauthorized(response: reqwest::Response, body: Value) {
-    let www = response
-        .headers()
-        .get("www-authenticate")
-        .map(|v| v.to_str().unwrap().to_string());
-    assert_eq!(api(response).await, (401, body));
-    assert_eq!(www.as_deref(), Some("Bearer realm=\"api\""));
 }
 
 // ---------------------------------------------------------------- register
@@ -416,7 +396,10 @@ async fn register_reports_errors_of_several_fields_together() {
 
 // ------------------------------------------------------------------ tokens
 
-fn assert_token_pair(body: &Value) {
+/// Asserts a login's answer: 200 with exactly a refresh and an access
+/// token, two different JWTs, and the access token is `username`'s.
+async fn assert_logged_in(app: &TestApp, (status, body): (u16, Value), username: &str) {
+    assert_eq!(status, 200, "{body}");
     let object = body.as_object().expect("an object");
     let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
     keys.sort_unstable();
@@ -426,25 +409,18 @@ fn assert_token_pair(body: &Value) {
         assert_eq!(token.split('.').count(), 3, "{key} is a JWT: {token}");
     }
     assert_ne!(body["access"], body["refresh"]);
+    let (status, user) = app.get_user(body["access"].as_str().unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(user["username"], username);
 }
 
 #[tokio::test]
 async fn token_by_username_returns_refresh_and_access() {
     let app = spawn_app().await;
     app.register("alice").await;
-    let response = app
-        .client
-        .post(app.url("/api/token/"))
-        .json(&json!({"username": "alice", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = api(response).await;
-    assert_eq!(status, 200, "{body}");
-    assert_token_pair(&body);
-    let (status, user) = get_user(&app, body["access"].as_str().unwrap()).await;
-    assert_eq!(status, 200);
-    assert_eq!(user["username"], "alice");
+    let login = json!({"username": "alice", "password": PASSWORD});
+    let answer = post_json(&app, "/api/token/", login).await;
+    assert_logged_in(&app, answer, "alice").await;
 }
 
 #[tokio::test]
@@ -458,12 +434,7 @@ async fn token_by_email_returns_refresh_and_access() {
         .send()
         .await
         .unwrap();
-    let (status, body) = api(response).await;
-    assert_eq!(status, 200, "{body}");
-    assert_token_pair(&body);
-    let (status, user) = get_user(&app, body["access"].as_str().unwrap()).await;
-    assert_eq!(status, 200);
-    assert_eq!(user["username"], "alice");
+    assert_logged_in(&app, api(response).await, "alice").await;
 }
 
 #[tokio::test]
@@ -475,33 +446,17 @@ async fn token_with_wrong_password_or_unknown_user_is_401() {
         ("nobody", PASSWORD),
         ("nobody@example.com", PASSWORD),
     ] {
-        let response = app
-            .client
-            .post(app.url("/api/token/"))
-            .json(&json!({"username": username, "password": password}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            api(response).await,
-            (401, json!({"detail": NO_ACCOUNT})),
-            "{username:?}"
-        );
+        let login = json!({"username": username, "password": password});
+        let answer = post_json(&app, "/api/token/", login).await;
+        assert_eq!(answer, (401, json!({"detail": NO_ACCOUNT})), "{username:?}");
     }
 }
 
 #[tokio::test]
 async fn token_without_fields_is_400() {
     let app = spawn_app().await;
-    let response = app
-        .client
-        .post(app.url("/api/token/"))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        api(response).await,
+        post_json(&app, "/api/token/", json!({})).await,
         (400, json!({"username": [REQUIRED], "password": [REQUIRED]}))
     );
 }
@@ -511,19 +466,12 @@ async fn refresh_returns_a_working_access_token() {
     let app = spawn_app().await;
     app.register("alice").await;
     let (_, refresh) = app.login("alice").await;
-    let response = app
-        .client
-        .post(app.url("/api/token/refresh/"))
-        .json(&json!({"refresh": refresh}))
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = api(response).await;
+    let (status, body) = post_json(&app, "/api/token/refresh/", json!({"refresh": refresh})).await;
     assert_eq!(status, 200, "{body}");
     let object = body.as_object().unwrap();
     assert_eq!(object.len(), 1, "{body}");
     let access = body["access"].as_str().expect("access is a string");
-    let (status, user) = get_user(&app, access).await;
+    let (status, user) = app.get_user(access).await;
     assert_eq!(status, 200, "{user}");
     assert_eq!(user["username"], "alice");
 }
@@ -534,14 +482,8 @@ async fn refresh_with_garbage_or_an_access_token_is_401() {
     app.register("alice").await;
     let (access, _) = app.login("alice").await;
     for token in ["garbage", "not.a.token", access.as_str()] {
-        let response = app
-            .client
-            .post(app.url("/api/token/refresh/"))
-            .json(&json!({"refresh": token}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(api(response).await, (401, refresh_not_valid()), "{token:?}");
+        let answer = post_json(&app, "/api/token/refresh/", json!({"refresh": token})).await;
+        assert_eq!(answer, (401, refresh_not_valid()), "{token:?}");
     }
 }
 
@@ -549,23 +491,10 @@ async fn refresh_with_garbage_or_an_access_token_is_401() {
 async fn refresh_with_an_expired_refresh_token_is_401() {
     let app = spawn_app().await;
     let token = app.user("alice").await;
-    let id = get_user(&app, &token).await.1["id"].as_i64().unwrap();
-    let expired = forge(&Claims {
-        token_type: TokenType::Refresh,
-        exp: 1,
-        iat: 0,
-        jti: "x".into(),
-        user_id: id,
-        ver: 0,
-    });
-    let response = app
-        .client
-        .post(app.url("/api/token/refresh/"))
-        .json(&json!({"refresh": expired}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(api(response).await, (401, refresh_not_valid()));
+    let id = app.user_id(&token).await;
+    let expired = forge(TokenType::Refresh, id, 1);
+    let answer = post_json(&app, "/api/token/refresh/", json!({"refresh": expired})).await;
+    assert_eq!(answer, (401, refresh_not_valid()));
 }
 
 // ------------------------------------------------------ tokens on requests
@@ -582,15 +511,10 @@ async fn write_without_credentials_is_401_with_www_authenticate() {
         .unwrap();
     assert_unauthorized(response, json!({"detail": NOT_PROVIDED})).await;
 
-    let response = app.client.get(app.url("/api/user/")).send().await.unwrap();
+    let response = app.get("/api/user/").await;
     assert_unauthorized(response, json!({"detail": NOT_PROVIDED})).await;
 
-    let response = app
-        .client
-        .get(app.url("/api/profile/avatar/"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get("/api/profile/avatar/").await;
     assert_unauthorized(response, json!({"detail": NOT_PROVIDED})).await;
 }
 
@@ -609,57 +533,16 @@ async fn tampered_token_is_401_token_not_valid() {
     tampered.replace_range(at..at + 1, flipped);
     assert_ne!(tampered, token);
 
-    let response = app
-        .client
-        .post(app.url("/api/chat/"))
-        .bearer_auth(&tampered)
-        .form(&[("title", "Dune"), ("room", "books")])
-        .send()
-        .await
-        .unwrap();
-    assert_unauthorized(response, token_not_valid()).await;
-
-    let response = app
-        .client
-        .get(app.url("/api/user/"))
-        .bearer_auth(&tampered)
-        .send()
-        .await
-        .unwrap();
-    assert_unauthorized(response, token_not_valid()).await;
+    assert_token_refused(&app, &tampered).await;
 }
 
 #[tokio::test]
 async fn expired_access_token_is_401_token_not_valid() {
     let app = spawn_app().await;
     let token = app.user("alice").await;
-    let id = get_user(&app, &token).await.1["id"].as_i64().unwrap();
-    let expired = forge(&Claims {
-        token_type: TokenType::Access,
-        exp: 1,
-        iat: 0,
-        jti: "x".into(),
-        user_id: id,
-        ver: 0,
-    });
-    let response = app
-        .client
-        .post(app.url("/api/chat/"))
-        .bearer_auth(&expired)
-        .form(&[("title", "Dune"), ("room", "books")])
-        .send()
-        .await
-        .unwrap();
-    assert_unauthorized(response, token_not_valid()).await;
-
-    let response = app
-        .client
-        .get(app.url("/api/user/"))
-        .bearer_auth(&expired)
-        .send()
-        .await
-        .unwrap();
-    assert_unauthorized(response, token_not_valid()).await;
+    let id = app.user_id(&token).await;
+    let expired = forge(TokenType::Access, id, 1);
+    assert_token_refused(&app, &expired).await;
 }
 
 #[tokio::test]
@@ -667,16 +550,9 @@ async fn forged_unexpired_access_token_is_accepted() {
     // Sanity check for the forging above: the same claims, unexpired, work.
     let app = spawn_app().await;
     let token = app.user("alice").await;
-    let id = get_user(&app, &token).await.1["id"].as_i64().unwrap();
-    let forged = forge(&Claims {
-        token_type: TokenType::Access,
-        exp: 4_000_000_000,
-        iat: 0,
-        jti: "x".into(),
-        user_id: id,
-        ver: 0,
-    });
-    let (status, user) = get_user(&app, &forged).await;
+    let id = app.user_id(&token).await;
+    let forged = forge(TokenType::Access, id, 4_000_000_000);
+    let (status, user) = app.get_user(&forged).await;
     assert_eq!(status, 200, "{user}");
     assert_eq!(user["id"], id);
 }
@@ -686,24 +562,7 @@ async fn refresh_token_used_as_access_is_401_token_not_valid() {
     let app = spawn_app().await;
     app.register("alice").await;
     let (_, refresh) = app.login("alice").await;
-    let response = app
-        .client
-        .post(app.url("/api/chat/"))
-        .bearer_auth(&refresh)
-        .form(&[("title", "Dune"), ("room", "books")])
-        .send()
-        .await
-        .unwrap();
-    assert_unauthorized(response, token_not_valid()).await;
-
-    let response = app
-        .client
-        .get(app.url("/api/user/"))
-        .bearer_auth(&refresh)
-        .send()
-        .await
-        .unwrap();
-    assert_unauthorized(response, token_not_valid()).await;
+    assert_token_refused(&app, &refresh).await;
 }
 
 // ------------------------------------------------------------ user, avatar
@@ -712,7 +571,7 @@ async fn refresh_token_used_as_access_is_401_token_not_valid() {
 async fn user_endpoint_shows_the_signed_in_user() {
     let app = spawn_app().await;
     let token = app.user("alice").await;
-    let (status, body) = get_user(&app, &token).await;
+    let (status, body) = app.get_user(&token).await;
     assert_eq!(status, 200, "{body}");
     let id = body["id"].as_i64().expect("id is an integer");
     assert!(id > 0);
@@ -720,6 +579,12 @@ async fn user_endpoint_shows_the_signed_in_user() {
         body,
         json!({"id": id, "username": "alice", "email": "alice@example.com", "avatar": null})
     );
+}
+
+/// `GET /api/profile/avatar/` as `token`: status and JSON body.
+async fn get_avatar(app: &TestApp, token: &str) -> (u16, Value) {
+    let request = app.client.get(app.url("/api/profile/avatar/"));
+    api(request.bearer_auth(token).send().await.unwrap()).await
 }
 
 async fn put_avatar(app: &TestApp, token: &str, form: Form) -> (u16, Value) {
@@ -734,50 +599,23 @@ async fn put_avatar(app: &TestApp, token: &str, form: Form) -> (u16, Value) {
     api(response).await
 }
 
-/// Asserts `url` is `<base>/media/avatars/<safe name>.<extension>`.
-fn assert_avatar_url(app: &TestApp, url: &str, extension: &str) {
-    let prefix = format!("{}/media/avatars/", app.base);
-    let name = url
-        .strip_prefix(&prefix)
-        .unwrap_or_else(|| panic!("{url} starts with {prefix}"));
-    let stem = name
-        .strip_suffix(&format!(".{extension}"))
-        .unwrap_or_else(|| panic!("{url} ends with .{extension}"));
-    assert!(
-        !stem.is_empty()
-            && stem
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
-        "safe generated name: {url}"
-    );
-}
-
+/// `GET` of a media URL: status, `Content-Type` and body bytes.
 async fn get_bytes(app: &TestApp, url: &str) -> (u16, Option<String>, Vec<u8>) {
-    let response = app.client.get(url).send().await.unwrap();
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
+    let (status, headers, bytes) = app.fetch(url).await;
+    let content_type = headers
         .get("content-type")
         .map(|v| v.to_str().unwrap().to_string());
-    (
-        status,
-        content_type,
-        response.bytes().await.unwrap().to_vec(),
-    )
+    (status, content_type, bytes)
 }
 
 #[tokio::test]
 async fn avatar_starts_empty() {
     let app = spawn_app().await;
     let token = app.user("alice").await;
-    let response = app
-        .client
-        .get(app.url("/api/profile/avatar/"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(api(response).await, (200, json!({"avatar": null})));
+    assert_eq!(
+        get_avatar(&app, &token).await,
+        (200, json!({"avatar": null}))
+    );
 }
 
 #[tokio::test]
@@ -785,7 +623,7 @@ async fn avatar_upload_is_served_and_shown_on_the_user() {
     let app = spawn_app().await;
     let token = app.user("alice").await;
     let png = fixture("red.png");
-    let form = Form::new().part("avatar", file_part(png.clone(), "red.png", "image/png"));
+    let form = file_form(&[], "avatar", png.clone(), "red.png", "image/png");
     let (status, body) = put_avatar(&app, &token, form).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body.as_object().unwrap().len(), 1, "{body}");
@@ -793,23 +631,19 @@ async fn avatar_upload_is_served_and_shown_on_the_user() {
         .as_str()
         .expect("avatar is a URL")
         .to_string();
-    assert_avatar_url(&app, &url, "png");
+    assert_upload_url(&app, &url, "avatars", "png");
 
     let (status, content_type, bytes) = get_bytes(&app, &url).await;
     assert_eq!(status, 200);
     assert_eq!(content_type.as_deref(), Some("image/png"));
     assert_eq!(bytes, png);
 
-    let response = app
-        .client
-        .get(app.url("/api/profile/avatar/"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(api(response).await, (200, json!({"avatar": url})));
+    assert_eq!(
+        get_avatar(&app, &token).await,
+        (200, json!({"avatar": url}))
+    );
 
-    let (status, user) = get_user(&app, &token).await;
+    let (status, user) = app.get_user(&token).await;
     assert_eq!(status, 200);
     assert_eq!(
         user,
@@ -845,25 +679,31 @@ async fn avatar_put_without_a_file_is_400() {
 async fn avatar_put_with_a_text_file_is_an_invalid_image() {
     let app = spawn_app().await;
     let token = app.user("alice").await;
-    let form = Form::new().part(
+    let form = file_form(
+        &[],
         "avatar",
-        file_part(b"just some text\n".to_vec(), "notes.txt", "text/plain"),
+        b"just some text\n".to_vec(),
+        "notes.txt",
+        "text/plain",
     );
     assert_eq!(
         put_avatar(&app, &token, form).await,
         (400, json!({"avatar": [INVALID_IMAGE]}))
     );
     // A text file pretending to be a PNG is no better.
-    let form = Form::new().part(
+    let form = file_form(
+        &[],
         "avatar",
-        file_part(b"just some text\n".to_vec(), "fake.png", "image/png"),
+        b"just some text\n".to_vec(),
+        "fake.png",
+        "image/png",
     );
     assert_eq!(
         put_avatar(&app, &token, form).await,
         (400, json!({"avatar": [INVALID_IMAGE]}))
     );
     // Nothing was stored.
-    let (_, user) = get_user(&app, &token).await;
+    let (_, user) = app.get_user(&token).await;
     assert_eq!(user["avatar"], Value::Null);
 }
 
@@ -871,21 +711,18 @@ async fn avatar_put_with_a_text_file_is_an_invalid_image() {
 async fn replacing_the_avatar_removes_the_old_file() {
     let app = spawn_app().await;
     let token = app.user("alice").await;
-    let form = Form::new().part(
-        "avatar",
-        file_part(fixture("red.png"), "a.png", "image/png"),
-    );
+    let form = file_form(&[], "avatar", fixture("red.png"), "a.png", "image/png");
     let (status, body) = put_avatar(&app, &token, form).await;
     assert_eq!(status, 200, "{body}");
     let old = body["avatar"].as_str().unwrap().to_string();
     assert_eq!(get_bytes(&app, &old).await.0, 200);
 
     let jpg = fixture("red.jpg");
-    let form = Form::new().part("avatar", file_part(jpg.clone(), "b.jpg", "image/jpeg"));
+    let form = file_form(&[], "avatar", jpg.clone(), "b.jpg", "image/jpeg");
     let (status, body) = put_avatar(&app, &token, form).await;
     assert_eq!(status, 200, "{body}");
     let new = body["avatar"].as_str().unwrap().to_string();
-    assert_avatar_url(&app, &new, "jpg");
+    assert_upload_url(&app, &new, "avatars", "jpg");
     assert_ne!(new, old);
 
     let response = app.client.get(&old).send().await.unwrap();
@@ -895,6 +732,6 @@ async fn replacing_the_avatar_removes_the_old_file() {
     assert_eq!(content_type.as_deref(), Some("image/jpeg"));
     assert_eq!(bytes, jpg);
 
-    let (_, user) = get_user(&app, &token).await;
+    let (_, user) = app.get_user(&token).await;
     assert_eq!(user["avatar"], json!(new));
 }

@@ -4,65 +4,16 @@ use common::*;
 use std::sync::Arc;
 
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
-use reqwest::multipart::Form;
-use reqwest::RequestBuilder;
 use serde_json::{json, Value};
 
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
 
-const INVALID_IMAGE: &str =
-    "Upload a valid image. The file you uploaded was either not an image or a corrupted image.";
 const NOT_A_FILE: &str = "The submitted data was not a file. Check the encoding type on the form.";
 const UNIQUE: &str = "The fields room, title must make a unique set.";
-const FORBIDDEN: &str = "You do not have permission to perform this action.";
-const NO_CREDENTIALS: &str = "Authentication credentials were not provided.";
 const TITLE_TOO_LONG: &str = "Ensure this field has no more than 70 characters.";
 const DESCRIPTION_TOO_LONG: &str = "Ensure this field has no more than 400 characters.";
-
-/// Sends a request and returns its status and JSON body.
-async fn send(request: RequestBuilder) -> (u16, Value) {
-    json_of(request.send().await.unwrap()).await
-}
-
-/// Sends a request and returns status, headers and the JSON body.
-async fn send_with_headers(request: RequestBuilder) -> (u16, HeaderMap, Value) {
-    let response = request.send().await.unwrap();
-    let headers = response.headers().clone();
-    let (status, body) = json_of(response).await;
-    (status, headers, body)
-}
-
-/// Sends a request and returns its status and raw body text.
-async fn send_raw(request: RequestBuilder) -> (u16, String) {
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.text().await.unwrap())
-}
-
-/// GET of an absolute URL: status, headers, body bytes.
-async fn fetch(app: &TestApp, url: &str) -> (u16, HeaderMap, Vec<u8>) {
-    let response = app.client.get(url).send().await.unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    (status, headers, response.bytes().await.unwrap().to_vec())
-}
-
-async fn get(app: &TestApp, path: &str) -> (u16, Value) {
-    send(app.client.get(app.url(path))).await
-}
-
-/// Multipart POST of `form` to `path` with a token.
-async fn post_multipart(app: &TestApp, token: &str, path: &str, form: Form) -> (u16, Value) {
-    send(
-        app.client
-            .post(app.url(path))
-            .bearer_auth(token)
-            .multipart(form),
-    )
-    .await
-}
 
 /// Form-encoded PATCH (what `requests.patch(URL, data)` sends).
 async fn patch_form(
@@ -80,56 +31,42 @@ async fn patch_form(
     .await
 }
 
-/// A multipart form with text fields and one image file under `img`.
-fn image_form(fields: &[(&str, &str)], bytes: Vec<u8>, filename: &str, mime: &str) -> Form {
-    text_form(fields).part("img", file_part(bytes, filename, mime))
+/// Creates a chat from a multipart form: text fields and an image file
+/// under `img`. Returns the status and JSON body.
+async fn create_with_image(
+    app: &TestApp,
+    token: &str,
+    fields: &[(&str, &str)],
+    bytes: Vec<u8>,
+    filename: &str,
+    mime: &str,
+) -> (u16, Value) {
+    let form = file_form(fields, "img", bytes, filename, mime);
+    app.post_multipart(token, "/api/chat/", form).await
+}
+
+/// Multipart PATCH: text fields and an image file under `img`.
+async fn patch_image(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+    bytes: Vec<u8>,
+    filename: &str,
+    mime: &str,
+) -> (u16, Value) {
+    let form = file_form(fields, "img", bytes, filename, mime);
+    send(
+        app.client
+            .patch(app.url(path))
+            .bearer_auth(token)
+            .multipart(form),
+    )
+    .await
 }
 
 fn default_img(app: &TestApp) -> String {
     format!("{}/media/chat_img/default.jpg", app.base)
-}
-
-/// `^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$`, and within a few minutes of now.
-fn assert_timestamp(ts: &str) {
-    let bytes = ts.as_bytes();
-    let shape = bytes.len() == 27
-        && bytes.iter().enumerate().all(|(i, &c)| match i {
-            4 | 7 => c == b'-',
-            10 => c == b'T',
-            13 | 16 => c == b':',
-            19 => c == b'.',
-            26 => c == b'Z',
-            _ => c.is_ascii_digit(),
-        });
-    assert!(shape, "timestamp {ts:?} is not YYYY-MM-DDTHH:MM:SS.ffffffZ");
-    let parsed = chrono::DateTime::parse_from_rfc3339(ts)
-        .unwrap_or_else(|e| panic!("timestamp {ts:?}: {e}"))
-        .with_timezone(&chrono::Utc);
-    let age = chrono::Utc::now().signed_duration_since(parsed);
-    assert!(
-        age.num_seconds().abs() < 600,
-        "timestamp {ts:?} is not close to now"
-    );
-}
-
-/// Checks that `img` is an uploaded image's absolute URL
-/// (`<base>/media/chat_img/<safe generated name>.<ext>`).
-fn assert_uploaded_img(app: &TestApp, img: &str, ext: &str) {
-    let prefix = format!("{}/media/chat_img/", app.base);
-    let name = img
-        .strip_prefix(&prefix)
-        .unwrap_or_else(|| panic!("img {img:?} does not start with {prefix:?}"));
-    let stem = name
-        .strip_suffix(&format!(".{ext}"))
-        .unwrap_or_else(|| panic!("img {img:?} does not end with .{ext}"));
-    assert!(
-        !stem.is_empty()
-            && stem != "default"
-            && stem
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
-        "img {img:?} has no safe generated name"
-    );
 }
 
 /// What a chat's `img` is expected to be.
@@ -156,17 +93,14 @@ fn assert_chat(
         .as_i64()
         .unwrap_or_else(|| panic!("no integer id in {chat}"));
     assert!(id > 0, "{chat}");
-    let timestamp = chat["timestamp"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no timestamp in {chat}"));
-    assert_timestamp(timestamp);
+    let timestamp = assert_recent_timestamp(&chat["timestamp"]);
     let img = match img {
         Img::Default => default_img(app),
         Img::Uploaded(ext) => {
             let actual = chat["img"]
                 .as_str()
                 .unwrap_or_else(|| panic!("no img in {chat}"));
-            assert_uploaded_img(app, actual, ext);
+            assert_upload_url(app, actual, "chat_img", ext);
             actual.to_string()
         }
     };
@@ -186,21 +120,8 @@ fn assert_chat(
     id
 }
 
-/// Creates a chat that must succeed; returns the Chat object.
-async fn created(app: &TestApp, token: &str, fields: &[(&str, &str)]) -> Value {
-    let (status, body) = app.create_chat(token, fields).await;
-    assert_eq!(status, 200, "{body}");
-    body["chat"].clone()
-}
-
-async fn count_of(app: &TestApp, room: &str) -> u64 {
-    let (status, body) = get(app, &format!("/api/chat/{room}/")).await;
-    assert_eq!(status, 200, "{body}");
-    body["count"].as_u64().unwrap()
-}
-
 fn assert_unauthenticated(status: u16, headers: &HeaderMap, body: &Value) {
-    assert_eq!((status, body), (401, &json!({"detail": NO_CREDENTIALS})));
+    assert_eq!((status, body), (401, &json!({"detail": NOT_PROVIDED})));
     assert_eq!(headers["www-authenticate"], "Bearer realm=\"api\"");
 }
 
@@ -242,7 +163,7 @@ async fn seed_create_with_form_data_returns_the_chat() {
         Some("Discussion of characters"),
     );
     // It is stored as shown.
-    let (status, stored) = get(&app, &format!("/api/chat/films/{id}/")).await;
+    let (status, stored) = app.get_json(&format!("/api/chat/films/{id}/")).await;
     assert_eq!((status, &stored), (200, &body["chat"]));
 }
 
@@ -251,7 +172,9 @@ async fn seed_create_with_an_image_file_returns_its_absolute_url() {
     let app = spawn_app().await;
     let token = app.user("userName").await;
     let jpeg = fixture("red.jpg");
-    let form = image_form(
+    let (status, body) = create_with_image(
+        &app,
+        &token,
         &[
             ("title", "Harry Potter"),
             ("room", "films"),
@@ -260,8 +183,8 @@ async fn seed_create_with_an_image_file_returns_its_absolute_url() {
         jpeg.clone(),
         "file.jpeg",
         "image/jpeg",
-    );
-    let (status, body) = post_multipart(&app, &token, "/api/chat/", form).await;
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body.as_object().unwrap().len(), 1, "{body}");
     assert_chat(
@@ -273,7 +196,7 @@ async fn seed_create_with_an_image_file_returns_its_absolute_url() {
         "userName",
         Some("Discussion of characters"),
     );
-    let (status, headers, bytes) = fetch(&app, body["chat"]["img"].as_str().unwrap()).await;
+    let (status, headers, bytes) = app.fetch(body["chat"]["img"].as_str().unwrap()).await;
     assert_eq!(status, 200);
     assert_eq!(headers[CONTENT_TYPE], "image/jpeg");
     assert_eq!(bytes, jpeg);
@@ -297,7 +220,7 @@ async fn seed_create_error_invalid_room() {
         (status, body),
         (400, json!({"room": ["\"movie\" is not a valid choice."]}))
     );
-    assert_eq!(count_of(&app, "films").await, 0);
+    assert_eq!(app.chat_count("films").await, 0);
 }
 
 #[tokio::test]
@@ -344,14 +267,14 @@ async fn seed_create_error_title_repeated_in_room() {
     let app = spawn_app().await;
     let token = app.user("userName").await;
     let fields = [("title", "Harry Potter"), ("room", "films")];
-    created(&app, &token, &fields).await;
+    app.new_chat(&token, &fields).await;
     let (status, body) = app.create_chat(&token, &fields).await;
     assert_eq!((status, body), (400, json!({"non_field_errors": [UNIQUE]})));
     // Another user cannot take the title in that room either.
     let other = app.user("other").await;
     let (status, body) = app.create_chat(&other, &fields).await;
     assert_eq!((status, body), (400, json!({"non_field_errors": [UNIQUE]})));
-    assert_eq!(count_of(&app, "films").await, 1);
+    assert_eq!(app.chat_count("films").await, 1);
 }
 
 #[tokio::test]
@@ -386,7 +309,7 @@ async fn seed_create_error_description_and_title_too_long() {
         pos(&text, "\"description\"") < pos(&text, "\"title\""),
         "{text}"
     );
-    assert_eq!(count_of(&app, "films").await, 0);
+    assert_eq!(app.chat_count("films").await, 0);
 }
 
 #[tokio::test]
@@ -397,50 +320,42 @@ async fn seed_list_example() {
     let jpeg = fixture("red.jpg");
     let png = fixture("red.png");
 
-    let (status, first) = post_multipart(
+    let (status, first) = create_with_image(
         &app,
         &user1,
-        "/api/chat/",
-        image_form(
-            &[
-                ("title", "Harry Potter characters"),
-                ("room", "films"),
-                ("description", "Who is your favorite character?"),
-            ],
-            jpeg,
-            "Hurry.jpg",
-            "image/jpeg",
-        ),
+        &[
+            ("title", "Harry Potter characters"),
+            ("room", "films"),
+            ("description", "Who is your favorite character?"),
+        ],
+        jpeg,
+        "Hurry.jpg",
+        "image/jpeg",
     )
     .await;
     assert_eq!(status, 200, "{first}");
-    let (status, second) = post_multipart(
+    let (status, second) = create_with_image(
         &app,
         &user2,
-        "/api/chat/",
-        image_form(
-            &[
-                ("title", "The Lord of the Rings films"),
-                ("room", "films"),
-                ("description", "Which film is the best in the series?"),
-            ],
-            png,
-            "frodo.png",
-            "image/png",
-        ),
+        &[
+            ("title", "The Lord of the Rings films"),
+            ("room", "films"),
+            ("description", "Which film is the best in the series?"),
+        ],
+        png,
+        "frodo.png",
+        "image/png",
     )
     .await;
     assert_eq!(status, 200, "{second}");
-    let third = created(&app, &user1, &[("title", "Friends"), ("room", "films")]).await;
+    let third = app
+        .new_chat(&user1, &[("title", "Friends"), ("room", "films")])
+        .await;
     // A chat of another room is not listed.
-    created(
-        &app,
-        &user2,
-        &[("title", "Imagine Dragons"), ("room", "music")],
-    )
-    .await;
+    app.new_chat(&user2, &[("title", "Imagine Dragons"), ("room", "music")])
+        .await;
 
-    let (status, body) = get(&app, "/api/chat/films/").await;
+    let (status, body) = app.get_json("/api/chat/films/").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body,
@@ -493,7 +408,7 @@ async fn seed_list_example() {
 async fn seed_list_error_wrong_room() {
     let app = spawn_app().await;
     for path in ["/api/chat/movie/", "/api/chat/Films/", "/api/chat/movie"] {
-        let (status, body) = get(&app, path).await;
+        let (status, body) = app.get_json(path).await;
         assert_eq!(
             (status, body),
             (400, json!({"Error": "wrong room"})),
@@ -506,16 +421,13 @@ async fn seed_list_error_wrong_room() {
 async fn seed_patch_description() {
     let app = spawn_app().await;
     let leslie = app.user("Leslie").await;
-    let (status, body) = post_multipart(
+    let (status, body) = create_with_image(
         &app,
         &leslie,
-        "/api/chat/",
-        image_form(
-            &[("title", "Imagine Dragons"), ("room", "music")],
-            fixture("red.jpg"),
-            "file.jpg",
-            "image/jpeg",
-        ),
+        &[("title", "Imagine Dragons"), ("room", "music")],
+        fixture("red.jpg"),
+        "file.jpg",
+        "image/jpeg",
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -538,7 +450,7 @@ async fn seed_patch_description() {
         "Leslie",
         Some("Chat description"),
     );
-    let (status, stored) = get(&app, &path).await;
+    let (status, stored) = app.get_json(&path).await;
     assert_eq!((status, stored), (200, expected));
 }
 
@@ -547,17 +459,14 @@ async fn seed_patch_error_not_the_owner() {
     let app = spawn_app().await;
     let leslie = app.user("Leslie").await;
     let other = app.user("mallory").await;
-    let chat = created(
-        &app,
-        &leslie,
-        &[("title", "Imagine Dragons"), ("room", "music")],
-    )
-    .await;
+    let chat = app
+        .new_chat(&leslie, &[("title", "Imagine Dragons"), ("room", "music")])
+        .await;
     let path = format!("/api/chat/music/{}/", chat["id"]);
     let (status, body) =
         patch_form(&app, &other, &path, &[("description", "Chat description")]).await;
     assert_eq!((status, body), (403, json!({"detail": FORBIDDEN})));
-    let (status, stored) = get(&app, &path).await;
+    let (status, stored) = app.get_json(&path).await;
     assert_eq!((status, stored), (200, chat));
 }
 
@@ -565,16 +474,16 @@ async fn seed_patch_error_not_the_owner() {
 async fn seed_patch_error_description_too_long() {
     let app = spawn_app().await;
     let leslie = app.user("Leslie").await;
-    let chat = created(
-        &app,
-        &leslie,
-        &[
-            ("title", "Imagine Dragons"),
-            ("room", "music"),
-            ("description", "old"),
-        ],
-    )
-    .await;
+    let chat = app
+        .new_chat(
+            &leslie,
+            &[
+                ("title", "Imagine Dragons"),
+                ("room", "music"),
+                ("description", "old"),
+            ],
+        )
+        .await;
     let path = format!("/api/chat/music/{}/", chat["id"]);
     let long = "d".repeat(401);
     let (status, body) = patch_form(&app, &leslie, &path, &[("description", &long)]).await;
@@ -582,7 +491,7 @@ async fn seed_patch_error_description_too_long() {
         (status, body),
         (400, json!({"description": [DESCRIPTION_TOO_LONG]}))
     );
-    let (status, stored) = get(&app, &path).await;
+    let (status, stored) = app.get_json(&path).await;
     assert_eq!((status, stored), (200, chat));
     // Exactly 400 is fine.
     let max = "d".repeat(400);
@@ -617,7 +526,7 @@ async fn create_in_room_from_path() {
         "alice",
         Some("Spice"),
     );
-    let (status, stored) = get(&app, &format!("/api/chat/books/{id}/")).await;
+    let (status, stored) = app.get_json(&format!("/api/chat/books/{id}/")).await;
     assert_eq!((status, &stored), (200, &body["chat"]));
 
     // The same title again in that room is a unique-set error.
@@ -663,7 +572,7 @@ async fn create_in_wrong_room_from_path() {
         );
     }
     for room in ["films", "music", "books", "games"] {
-        assert_eq!(count_of(&app, room).await, 0);
+        assert_eq!(app.chat_count(room).await, 0);
     }
 }
 
@@ -697,7 +606,7 @@ async fn create_without_credentials_is_401() {
         )
     );
     assert_eq!(headers["www-authenticate"], "Bearer realm=\"api\"");
-    assert_eq!(count_of(&app, "films").await, 0);
+    assert_eq!(app.chat_count("films").await, 0);
 }
 
 #[tokio::test]
@@ -727,7 +636,7 @@ async fn paths_without_trailing_slash_work() {
     let two = body["chat"].clone();
     assert_chat(&app, &two, "Two", "games", Img::Default, "alice", None);
 
-    let (status, body) = get(&app, "/api/chat/games").await;
+    let (status, body) = app.get_json("/api/chat/games").await;
     assert_eq!(
         (status, body),
         (
@@ -737,7 +646,7 @@ async fn paths_without_trailing_slash_work() {
     );
 
     let path = format!("/api/chat/games/{}", one["id"]);
-    let (status, body) = get(&app, &path).await;
+    let (status, body) = app.get_json(&path).await;
     assert_eq!((status, body), (200, one.clone()));
 
     let (status, body) = patch_form(&app, &token, &path, &[("description", "new")]).await;
@@ -747,7 +656,7 @@ async fn paths_without_trailing_slash_work() {
 
     let (status, text) = send_raw(app.client.delete(app.url(&path)).bearer_auth(&token)).await;
     assert_eq!((status, text.as_str()), (204, ""));
-    let (status, body) = get(&app, &path).await;
+    let (status, body) = app.get_json(&path).await;
     assert_eq!((status, body), (404, json!({"detail": "Not found."})));
 }
 
@@ -761,10 +670,13 @@ async fn title_length_boundary_is_70_characters() {
     let token = app.user("alice").await;
     // Characters, not bytes: 70 two-byte characters are fine.
     let title70 = "é".repeat(70);
-    let chat = created(&app, &token, &[("title", &title70), ("room", "films")]).await;
+    let chat = app
+        .new_chat(&token, &[("title", &title70), ("room", "films")])
+        .await;
     assert_chat(&app, &chat, &title70, "films", Img::Default, "alice", None);
     let ascii70 = "a".repeat(70);
-    created(&app, &token, &[("title", &ascii70), ("room", "films")]).await;
+    app.new_chat(&token, &[("title", &ascii70), ("room", "films")])
+        .await;
 
     let title71 = "é".repeat(71);
     let (status, body) = app
@@ -776,7 +688,7 @@ async fn title_length_boundary_is_70_characters() {
         .create_chat(&token, &[("title", &ascii71), ("room", "films")])
         .await;
     assert_eq!((status, body), (400, json!({"title": [TITLE_TOO_LONG]})));
-    assert_eq!(count_of(&app, "films").await, 2);
+    assert_eq!(app.chat_count("films").await, 2);
 }
 
 #[tokio::test]
@@ -784,12 +696,12 @@ async fn description_length_boundary_is_400_characters() {
     let app = spawn_app().await;
     let token = app.user("alice").await;
     let d400 = "ж".repeat(400);
-    let chat = created(
-        &app,
-        &token,
-        &[("title", "ok"), ("room", "films"), ("description", &d400)],
-    )
-    .await;
+    let chat = app
+        .new_chat(
+            &token,
+            &[("title", "ok"), ("room", "films"), ("description", &d400)],
+        )
+        .await;
     assert_chat(
         &app,
         &chat,
@@ -815,7 +727,7 @@ async fn description_length_boundary_is_400_characters() {
         (status, body),
         (400, json!({"description": [DESCRIPTION_TOO_LONG]}))
     );
-    assert_eq!(count_of(&app, "films").await, 1);
+    assert_eq!(app.chat_count("films").await, 1);
 }
 
 #[tokio::test]
@@ -832,23 +744,23 @@ async fn blank_titles_are_rejected() {
             "{title:?}"
         );
     }
-    assert_eq!(count_of(&app, "films").await, 0);
+    assert_eq!(app.chat_count("films").await, 0);
 }
 
 #[tokio::test]
 async fn titles_and_descriptions_are_trimmed() {
     let app = spawn_app().await;
     let token = app.user("alice").await;
-    let chat = created(
-        &app,
-        &token,
-        &[
-            ("title", "  Dune \n"),
-            ("room", "books"),
-            ("description", "  Spice  "),
-        ],
-    )
-    .await;
+    let chat = app
+        .new_chat(
+            &token,
+            &[
+                ("title", "  Dune \n"),
+                ("room", "books"),
+                ("description", "  Spice  "),
+            ],
+        )
+        .await;
     assert_chat(
         &app,
         &chat,
@@ -869,7 +781,9 @@ async fn titles_and_descriptions_are_trimmed() {
     assert_eq!((status, body), (400, json!({"non_field_errors": [UNIQUE]})));
     // 70 characters plus surrounding spaces is within the limit.
     let padded = format!("   {}   ", "x".repeat(70));
-    let chat = created(&app, &token, &[("title", &padded), ("room", "books")]).await;
+    let chat = app
+        .new_chat(&token, &[("title", &padded), ("room", "books")])
+        .await;
     assert_eq!(chat["title"], json!("x".repeat(70)));
 }
 
@@ -877,8 +791,12 @@ async fn titles_and_descriptions_are_trimmed() {
 async fn same_title_in_another_room_is_allowed() {
     let app = spawn_app().await;
     let token = app.user("alice").await;
-    let films = created(&app, &token, &[("title", "Dune"), ("room", "films")]).await;
-    let books = created(&app, &token, &[("title", "Dune"), ("room", "books")]).await;
+    let films = app
+        .new_chat(&token, &[("title", "Dune"), ("room", "films")])
+        .await;
+    let books = app
+        .new_chat(&token, &[("title", "Dune"), ("room", "books")])
+        .await;
     assert_chat(&app, &films, "Dune", "films", Img::Default, "alice", None);
     assert_chat(&app, &books, "Dune", "books", Img::Default, "alice", None);
     assert_ne!(films["id"], books["id"]);
@@ -886,8 +804,8 @@ async fn same_title_in_another_room_is_allowed() {
         .create_chat(&token, &[("title", "Dune"), ("room", "books")])
         .await;
     assert_eq!((status, body), (400, json!({"non_field_errors": [UNIQUE]})));
-    assert_eq!(count_of(&app, "films").await, 1);
-    assert_eq!(count_of(&app, "books").await, 1);
+    assert_eq!(app.chat_count("films").await, 1);
+    assert_eq!(app.chat_count("books").await, 1);
 }
 
 #[tokio::test]
@@ -978,58 +896,6 @@ async fn json_bodies_are_accepted() {
     );
 }
 
-#[tokio::test]
-async fn malformed_json_is_a_parse_error() {
-    let app = spawn_app().await;
-    let token = app.user("alice").await;
-    for raw in [
-        r#"{"title": "Dune", "room": "#,
-        "{not json}",
-        r#"{"title": "x",}"#,
-    ] {
-        let (status, body) = send(
-            app.client
-                .post(app.url("/api/chat/"))
-                .bearer_auth(&token)
-                .header(CONTENT_TYPE, "application/json")
-                .body(raw),
-        )
-        .await;
-        assert_eq!(status, 400, "{raw}: {body}");
-        let object = body.as_object().unwrap();
-        assert_eq!(object.keys().collect::<Vec<_>>(), ["detail"], "{body}");
-        let detail = body["detail"].as_str().unwrap();
-        assert!(detail.starts_with("JSON parse error - "), "{detail}");
-        assert!(
-            detail.len() > "JSON parse error - ".len(),
-            "no reason: {detail}"
-        );
-    }
-    assert_eq!(count_of(&app, "films").await, 0);
-}
-
-#[tokio::test]
-async fn unsupported_content_type_is_415() {
-    let app = spawn_app().await;
-    let token = app.user("alice").await;
-    let (status, body) = send(
-        app.client
-            .post(app.url("/api/chat/"))
-            .bearer_auth(&token)
-            .header(CONTENT_TYPE, "text/plain")
-            .body("title=Dune&room=films"),
-    )
-    .await;
-    assert_eq!(
-        (status, body),
-        (
-            415,
-            json!({"detail": "Unsupported media type \"text/plain\" in request."})
-        )
-    );
-    assert_eq!(count_of(&app, "films").await, 0);
-}
-
 // ---------------------------------------------------------------------------
 // 4. Pagination
 // ---------------------------------------------------------------------------
@@ -1060,10 +926,11 @@ async fn pagination_over_250_chats() {
         assert_eq!(status, 200, "{body}");
     }
     // Chats of other rooms are not counted.
-    created(&app, &token, &[("title", "chat 000"), ("room", "music")]).await;
+    app.new_chat(&token, &[("title", "chat 000"), ("room", "music")])
+        .await;
 
     let list = format!("{}/api/chat/films/", app.base);
-    let (status, page1) = get(&app, "/api/chat/films/").await;
+    let (status, page1) = app.get_json("/api/chat/films/").await;
     assert_eq!(status, 200, "{page1}");
     assert_eq!(page1["count"], json!(250));
     assert_eq!(page1["next"], json!(format!("{list}?page=2")));
@@ -1105,13 +972,13 @@ async fn pagination_over_250_chats() {
     assert_eq!((status, &back1), (200, &page1));
 
     // Explicit page numbers.
-    let (status, explicit1) = get(&app, "/api/chat/films/?page=1").await;
+    let (status, explicit1) = app.get_json("/api/chat/films/?page=1").await;
     assert_eq!((status, &explicit1), (200, &page1));
-    let (status, explicit3) = get(&app, "/api/chat/films/?page=3").await;
+    let (status, explicit3) = app.get_json("/api/chat/films/?page=3").await;
     assert_eq!((status, &explicit3), (200, &page3));
 
     for bad in ["4", "0", "abc", "-1", ""] {
-        let (status, body) = get(&app, &format!("/api/chat/films/?page={bad}")).await;
+        let (status, body) = app.get_json(&format!("/api/chat/films/?page={bad}")).await;
         assert_eq!(
             (status, body),
             (404, json!({"detail": "Invalid page."})),
@@ -1120,7 +987,7 @@ async fn pagination_over_250_chats() {
     }
 
     // The other room has one page.
-    let (status, body) = get(&app, "/api/chat/music/").await;
+    let (status, body) = app.get_json("/api/chat/music/").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["count"], json!(1));
     assert_eq!(body["next"], json!(null));
@@ -1131,7 +998,7 @@ async fn pagination_over_250_chats() {
 async fn empty_room_lists_nothing() {
     let app = spawn_app().await;
     for room in ["films", "music", "books", "games"] {
-        let (status, body) = get(&app, &format!("/api/chat/{room}/")).await;
+        let (status, body) = app.get_json(&format!("/api/chat/{room}/")).await;
         assert_eq!(
             (status, body),
             (
@@ -1141,7 +1008,7 @@ async fn empty_room_lists_nothing() {
             "{room}"
         );
     }
-    let (status, body) = get(&app, "/api/chat/films/?page=2").await;
+    let (status, body) = app.get_json("/api/chat/films/?page=2").await;
     assert_eq!((status, body), (404, json!({"detail": "Invalid page."})));
 }
 
@@ -1153,20 +1020,20 @@ async fn empty_room_lists_nothing() {
 async fn get_one_chat() {
     let app = spawn_app().await;
     let token = app.user("alice").await;
-    let chat = created(
-        &app,
-        &token,
-        &[
-            ("title", "Dune"),
-            ("room", "books"),
-            ("description", "Spice"),
-        ],
-    )
-    .await;
+    let chat = app
+        .new_chat(
+            &token,
+            &[
+                ("title", "Dune"),
+                ("room", "books"),
+                ("description", "Spice"),
+            ],
+        )
+        .await;
     let id = chat["id"].as_i64().unwrap();
 
     // Anyone may read.
-    let (status, body) = get(&app, &format!("/api/chat/books/{id}/")).await;
+    let (status, body) = app.get_json(&format!("/api/chat/books/{id}/")).await;
     assert_eq!((status, &body), (200, &chat));
     assert_chat(
         &app,
@@ -1178,21 +1045,21 @@ async fn get_one_chat() {
         Some("Spice"),
     );
 
-    let (status, body) = get(&app, &format!("/api/chat/movie/{id}/")).await;
+    let (status, body) = app.get_json(&format!("/api/chat/movie/{id}/")).await;
     assert_eq!((status, body), (400, json!({"Error": "wrong room"})));
 
-    let (status, body) = get(&app, &format!("/api/chat/films/{id}/")).await;
+    let (status, body) = app.get_json(&format!("/api/chat/films/{id}/")).await;
     assert_eq!((status, body), (404, json!({"detail": "Not found."})));
 
     for unknown in [id + 1000, 0, 999_999_999] {
-        let (status, body) = get(&app, &format!("/api/chat/books/{unknown}/")).await;
+        let (status, body) = app.get_json(&format!("/api/chat/books/{unknown}/")).await;
         assert_eq!(
             (status, body),
             (404, json!({"detail": "Not found."})),
             "{unknown}"
         );
     }
-    let (status, body) = get(&app, "/api/chat/books/abc/").await;
+    let (status, body) = app.get_json("/api/chat/books/abc/").await;
     assert_eq!((status, body), (404, json!({"detail": "Not found."})));
 }
 
@@ -1204,7 +1071,9 @@ async fn get_one_chat() {
 async fn owner_may_patch_and_delete() {
     let app = spawn_app().await;
     let token = app.user("alice").await;
-    let chat = created(&app, &token, &[("title", "Dune"), ("room", "books")]).await;
+    let chat = app
+        .new_chat(&token, &[("title", "Dune"), ("room", "books")])
+        .await;
     let path = format!("/api/chat/books/{}/", chat["id"]);
 
     let (status, body) = patch_form(&app, &token, &path, &[("description", "Spice")]).await;
@@ -1218,16 +1087,17 @@ async fn owner_may_patch_and_delete() {
 
     let (status, text) = send_raw(app.client.delete(app.url(&path)).bearer_auth(&token)).await;
     assert_eq!((status, text.as_str()), (204, ""));
-    let (status, body) = get(&app, &path).await;
+    let (status, body) = app.get_json(&path).await;
     assert_eq!((status, body), (404, json!({"detail": "Not found."})));
     // Deleting again is a 404, as is changing it.
     let (status, body) = send(app.client.delete(app.url(&path)).bearer_auth(&token)).await;
     assert_eq!((status, body), (404, json!({"detail": "Not found."})));
     let (status, body) = patch_form(&app, &token, &path, &[("description", "x")]).await;
     assert_eq!((status, body), (404, json!({"detail": "Not found."})));
-    assert_eq!(count_of(&app, "books").await, 0);
+    assert_eq!(app.chat_count("books").await, 0);
     // The title is free again.
-    created(&app, &token, &[("title", "Dune"), ("room", "books")]).await;
+    app.new_chat(&token, &[("title", "Dune"), ("room", "books")])
+        .await;
 }
 
 #[tokio::test]
@@ -1235,7 +1105,9 @@ async fn other_users_may_not_patch_or_delete() {
     let app = spawn_app().await;
     let alice = app.user("alice").await;
     let bob = app.user("bob").await;
-    let chat = created(&app, &alice, &[("title", "Dune"), ("room", "books")]).await;
+    let chat = app
+        .new_chat(&alice, &[("title", "Dune"), ("room", "books")])
+        .await;
     let path = format!("/api/chat/books/{}/", chat["id"]);
 
     let (status, body) = patch_form(&app, &bob, &path, &[("description", "mine")]).await;
@@ -1243,7 +1115,7 @@ async fn other_users_may_not_patch_or_delete() {
     let (status, body) = send(app.client.delete(app.url(&path)).bearer_auth(&bob)).await;
     assert_eq!((status, body), (403, json!({"detail": FORBIDDEN})));
 
-    let (status, body) = get(&app, &path).await;
+    let (status, body) = app.get_json(&path).await;
     assert_eq!((status, body), (200, chat));
 }
 
@@ -1251,7 +1123,9 @@ async fn other_users_may_not_patch_or_delete() {
 async fn anonymous_patch_and_delete_are_401() {
     let app = spawn_app().await;
     let alice = app.user("alice").await;
-    let chat = created(&app, &alice, &[("title", "Dune"), ("room", "books")]).await;
+    let chat = app
+        .new_chat(&alice, &[("title", "Dune"), ("room", "books")])
+        .await;
     let path = format!("/api/chat/books/{}/", chat["id"]);
 
     let (status, headers, body) = send_with_headers(
@@ -1264,7 +1138,7 @@ async fn anonymous_patch_and_delete_are_401() {
     let (status, headers, body) = send_with_headers(app.client.delete(app.url(&path))).await;
     assert_unauthenticated(status, &headers, &body);
 
-    let (status, body) = get(&app, &path).await;
+    let (status, body) = app.get_json(&path).await;
     assert_eq!((status, body), (200, chat));
 }
 
@@ -1272,7 +1146,9 @@ async fn anonymous_patch_and_delete_are_401() {
 async fn patch_of_other_fields_is_rejected() {
     let app = spawn_app().await;
     let alice = app.user("alice").await;
-    let chat = created(&app, &alice, &[("title", "Dune"), ("room", "books")]).await;
+    let chat = app
+        .new_chat(&alice, &[("title", "Dune"), ("room", "books")])
+        .await;
     let path = format!("/api/chat/books/{}/", chat["id"]);
     let only = json!({"non_field_errors": ["Only the chat description and image can be changed."]});
 
@@ -1297,7 +1173,7 @@ async fn patch_of_other_fields_is_rejected() {
     .await;
     assert_eq!((status, body), (400, only));
 
-    let (status, body) = get(&app, &path).await;
+    let (status, body) = app.get_json(&path).await;
     assert_eq!((status, body), (200, chat));
 }
 
@@ -1305,7 +1181,9 @@ async fn patch_of_other_fields_is_rejected() {
 async fn patch_and_delete_check_room_and_id() {
     let app = spawn_app().await;
     let alice = app.user("alice").await;
-    let chat = created(&app, &alice, &[("title", "Dune"), ("room", "books")]).await;
+    let chat = app
+        .new_chat(&alice, &[("title", "Dune"), ("room", "books")])
+        .await;
     let id = chat["id"].as_i64().unwrap();
 
     let (status, body) = patch_form(
@@ -1339,7 +1217,7 @@ async fn patch_and_delete_check_room_and_id() {
     .await;
     assert_eq!((status, body), (404, json!({"detail": "Not found."})));
 
-    let (status, body) = get(&app, &format!("/api/chat/books/{id}/")).await;
+    let (status, body) = app.get_json(&format!("/api/chat/books/{id}/")).await;
     assert_eq!((status, body), (200, chat));
 }
 
@@ -1348,26 +1226,25 @@ async fn delete_removes_the_chat_and_its_own_image() {
     let app = spawn_app().await;
     let alice = app.user("alice").await;
     let png = fixture("red.png");
-    let (status, body) = post_multipart(
+    let (status, body) = create_with_image(
         &app,
         &alice,
-        "/api/chat/",
-        image_form(
-            &[("title", "Dune"), ("room", "books")],
-            png.clone(),
-            "dune.png",
-            "image/png",
-        ),
+        &[("title", "Dune"), ("room", "books")],
+        png.clone(),
+        "dune.png",
+        "image/png",
     )
     .await;
     assert_eq!(status, 200, "{body}");
     let chat = body["chat"].clone();
     let img = chat["img"].as_str().unwrap().to_string();
-    assert_uploaded_img(&app, &img, "png");
+    assert_upload_url(&app, &img, "chat_img", "png");
     // A chat with the default image, deleted too: the default must survive.
-    let plain = created(&app, &alice, &[("title", "Plain"), ("room", "books")]).await;
+    let plain = app
+        .new_chat(&alice, &[("title", "Plain"), ("room", "books")])
+        .await;
 
-    let (status, _, bytes) = fetch(&app, &img).await;
+    let (status, _, bytes) = app.fetch(&img).await;
     assert_eq!((status, bytes), (200, png));
 
     let path = format!("/api/chat/books/{}/", chat["id"]);
@@ -1378,16 +1255,16 @@ async fn delete_removes_the_chat_and_its_own_image() {
         send_raw(app.client.delete(app.url(&plain_path)).bearer_auth(&alice)).await;
     assert_eq!((status, text.as_str()), (204, ""));
 
-    let (status, body) = get(&app, &path).await;
+    let (status, body) = app.get_json(&path).await;
     assert_eq!((status, body), (404, json!({"detail": "Not found."})));
-    let (status, _, _) = fetch(&app, &img).await;
+    let (status, _, _) = app.fetch(&img).await;
     assert_eq!(status, 404, "the chat's image still serves after DELETE");
 
-    let (status, headers, bytes) = fetch(&app, &default_img(&app)).await;
+    let (status, headers, bytes) = app.fetch(&default_img(&app)).await;
     assert_eq!(status, 200);
     assert_eq!(headers[CONTENT_TYPE], "image/jpeg");
     assert!(!bytes.is_empty());
-    assert_eq!(count_of(&app, "books").await, 0);
+    assert_eq!(app.chat_count("books").await, 0);
 }
 
 // ---------------------------------------------------------------------------
@@ -1408,16 +1285,13 @@ async fn valid_images_of_each_format_are_stored_and_served() {
         let bytes = fixture(name);
         let title = format!("image {ext}");
         // The file name the client gives does not matter; the content does.
-        let (status, body) = post_multipart(
+        let (status, body) = create_with_image(
             &app,
             &token,
-            "/api/chat/",
-            image_form(
-                &[("title", &title), ("room", "films")],
-                bytes.clone(),
-                "upload.bin",
-                "application/octet-stream",
-            ),
+            &[("title", &title), ("room", "films")],
+            bytes.clone(),
+            "upload.bin",
+            "application/octet-stream",
         )
         .await;
         assert_eq!(status, 200, "{name}: {body}");
@@ -1430,14 +1304,14 @@ async fn valid_images_of_each_format_are_stored_and_served() {
             "alice",
             None,
         );
-        let (status, headers, served) = fetch(&app, body["chat"]["img"].as_str().unwrap()).await;
+        let (status, headers, served) = app.fetch(body["chat"]["img"].as_str().unwrap()).await;
         assert_eq!(status, 200, "{name}");
         assert_eq!(headers[CONTENT_TYPE], mime, "{name}");
         assert_eq!(headers["x-content-type-options"], "nosniff", "{name}");
         assert_eq!(served, bytes, "{name}");
     }
     // The default image is served the same way.
-    let (status, headers, bytes) = fetch(&app, &default_img(&app)).await;
+    let (status, headers, bytes) = app.fetch(&default_img(&app)).await;
     assert_eq!(status, 200);
     assert_eq!(headers[CONTENT_TYPE], "image/jpeg");
     assert_eq!(headers["x-content-type-options"], "nosniff");
@@ -1450,16 +1324,13 @@ async fn images_are_stored_under_fresh_names() {
     let token = app.user("alice").await;
     let mut urls = Vec::new();
     for title in ["a", "b"] {
-        let (status, body) = post_multipart(
+        let (status, body) = create_with_image(
             &app,
             &token,
-            "/api/chat/",
-            image_form(
-                &[("title", title), ("room", "films")],
-                fixture("red.jpg"),
-                "same.jpg",
-                "image/jpeg",
-            ),
+            &[("title", title), ("room", "films")],
+            fixture("red.jpg"),
+            "same.jpg",
+            "image/jpeg",
         )
         .await;
         assert_eq!(status, 200, "{body}");
@@ -1473,20 +1344,17 @@ async fn images_are_stored_under_fresh_names() {
 async fn text_file_named_jpg_is_not_an_image() {
     let app = spawn_app().await;
     let token = app.user("alice").await;
-    let (status, body) = post_multipart(
+    let (status, body) = create_with_image(
         &app,
         &token,
-        "/api/chat/",
-        image_form(
-            &[("title", "Dune"), ("room", "films")],
-            b"this is just some text, not a picture\n".to_vec(),
-            "x.jpg",
-            "image/jpeg",
-        ),
+        &[("title", "Dune"), ("room", "films")],
+        b"this is just some text, not a picture\n".to_vec(),
+        "x.jpg",
+        "image/jpeg",
     )
     .await;
     assert_eq!((status, body), (400, json!({"img": [INVALID_IMAGE]})));
-    assert_eq!(count_of(&app, "films").await, 0);
+    assert_eq!(app.chat_count("films").await, 0);
 }
 
 #[tokio::test]
@@ -1495,36 +1363,30 @@ async fn truncated_jpeg_is_not_an_image() {
     let token = app.user("alice").await;
     let jpeg = fixture("red.jpg");
     let half = jpeg[..jpeg.len() / 2].to_vec();
-    let (status, body) = post_multipart(
+    let (status, body) = create_with_image(
         &app,
         &token,
-        "/api/chat/",
-        image_form(
-            &[("title", "Dune"), ("room", "films")],
-            half,
-            "red.jpg",
-            "image/jpeg",
-        ),
+        &[("title", "Dune"), ("room", "films")],
+        half,
+        "red.jpg",
+        "image/jpeg",
     )
     .await;
     assert_eq!((status, body), (400, json!({"img": [INVALID_IMAGE]})));
-    assert_eq!(count_of(&app, "films").await, 0);
+    assert_eq!(app.chat_count("films").await, 0);
 }
 
 #[tokio::test]
 async fn image_errors_are_reported_with_other_field_errors() {
     let app = spawn_app().await;
     let token = app.user("alice").await;
-    let (status, body) = post_multipart(
+    let (status, body) = create_with_image(
         &app,
         &token,
-        "/api/chat/",
-        image_form(
-            &[("room", "movie")],
-            b"GIF89a nope".to_vec(),
-            "x.gif",
-            "image/gif",
-        ),
+        &[("room", "movie")],
+        b"GIF89a nope".to_vec(),
+        "x.gif",
+        "image/gif",
     )
     .await;
     assert_eq!(
@@ -1558,19 +1420,19 @@ async fn img_as_plain_string_is_not_a_file() {
         .await;
     assert_eq!((status, body), (400, json!({"img": [NOT_A_FILE]})));
     // A multipart text part is no file either.
-    let (status, body) = post_multipart(
-        &app,
-        &token,
-        "/api/chat/",
-        text_form(&[
-            ("title", "Harry Potter"),
-            ("room", "films"),
-            ("img", "file.jpeg"),
-        ]),
-    )
-    .await;
+    let (status, body) = app
+        .post_multipart(
+            &token,
+            "/api/chat/",
+            text_form(&[
+                ("title", "Harry Potter"),
+                ("room", "films"),
+                ("img", "file.jpeg"),
+            ]),
+        )
+        .await;
     assert_eq!((status, body), (400, json!({"img": [NOT_A_FILE]})));
-    assert_eq!(count_of(&app, "films").await, 0);
+    assert_eq!(app.chat_count("films").await, 0);
 }
 
 #[tokio::test]
@@ -1582,41 +1444,35 @@ async fn upload_over_the_limit_is_413() {
     let mut big = fixture("red.jpg");
     big.resize(4096, 0);
     assert!(big.len() > 1024);
-    let (status, body) = post_multipart(
+    let (status, body) = create_with_image(
         &app,
         &token,
-        "/api/chat/",
-        image_form(
-            &[("title", "Big"), ("room", "films")],
-            big,
-            "big.jpg",
-            "image/jpeg",
-        ),
+        &[("title", "Big"), ("room", "films")],
+        big,
+        "big.jpg",
+        "image/jpeg",
     )
     .await;
     assert_eq!(
         (status, body),
         (413, json!({"detail": "Request body too large."}))
     );
-    assert_eq!(count_of(&app, "films").await, 0);
+    assert_eq!(app.chat_count("films").await, 0);
 
     // A file within the limit still works on this server.
     let small = fixture("red.jpg");
     assert!(small.len() <= 1024);
-    let (status, body) = post_multipart(
+    let (status, body) = create_with_image(
         &app,
         &token,
-        "/api/chat/",
-        image_form(
-            &[("title", "Big"), ("room", "films")],
-            small,
-            "small.jpg",
-            "image/jpeg",
-        ),
+        &[("title", "Big"), ("room", "films")],
+        small,
+        "small.jpg",
+        "image/jpeg",
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(count_of(&app, "films").await, 1);
+    assert_eq!(app.chat_count("films").await, 1);
 }
 
 #[tokio::test]
@@ -1625,20 +1481,17 @@ async fn patch_with_a_new_image_replaces_the_old_one() {
     let token = app.user("alice").await;
     let jpeg = fixture("red.jpg");
     let gif = fixture("red.gif");
-    let (status, body) = post_multipart(
+    let (status, body) = create_with_image(
         &app,
         &token,
-        "/api/chat/",
-        image_form(
-            &[
-                ("title", "Dune"),
-                ("room", "books"),
-                ("description", "Spice"),
-            ],
-            jpeg,
-            "a.jpg",
-            "image/jpeg",
-        ),
+        &[
+            ("title", "Dune"),
+            ("room", "books"),
+            ("description", "Spice"),
+        ],
+        jpeg,
+        "a.jpg",
+        "image/jpeg",
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -1646,16 +1499,8 @@ async fn patch_with_a_new_image_replaces_the_old_one() {
     let old_img = before["img"].as_str().unwrap().to_string();
     let path = format!("/api/chat/books/{}/", before["id"]);
 
-    let form = Form::new().part("img", file_part(gif.clone(), "b.gif", "image/gif"));
-    let response = app
-        .client
-        .patch(app.url(&path))
-        .bearer_auth(&token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let (status, after) = json_of(response).await;
+    let (status, after) =
+        patch_image(&app, &token, &path, &[], gif.clone(), "b.gif", "image/gif").await;
     assert_eq!(status, 200, "{after}");
     assert_chat(
         &app,
@@ -1672,27 +1517,21 @@ async fn patch_with_a_new_image_replaces_the_old_one() {
     expected["img"] = json!(new_img);
     assert_eq!(after, expected);
 
-    let (status, headers, bytes) = fetch(&app, &new_img).await;
+    let (status, headers, bytes) = app.fetch(&new_img).await;
     assert_eq!(status, 200);
     assert_eq!(headers[CONTENT_TYPE], "image/gif");
     assert_eq!(bytes, gif);
-    let (status, _, _) = fetch(&app, &old_img).await;
+    let (status, _, _) = app.fetch(&old_img).await;
     assert_eq!(status, 404, "the replaced image still serves");
 
-    let (status, stored) = get(&app, &path).await;
+    let (status, stored) = app.get_json(&path).await;
     assert_eq!((status, stored), (200, expected));
 
     // A bad image in a PATCH changes nothing.
-    let form = Form::new().part("img", file_part(b"nope".to_vec(), "c.png", "image/png"));
-    let (status, body) = send(
-        app.client
-            .patch(app.url(&path))
-            .bearer_auth(&token)
-            .multipart(form),
-    )
-    .await;
+    let nope = b"nope".to_vec();
+    let (status, body) = patch_image(&app, &token, &path, &[], nope, "c.png", "image/png").await;
     assert_eq!((status, body), (400, json!({"img": [INVALID_IMAGE]})));
-    let (status, _, bytes) = fetch(&app, &new_img).await;
+    let (status, _, bytes) = app.fetch(&new_img).await;
     assert_eq!((status, bytes), (200, gif));
 }
 
@@ -1700,16 +1539,20 @@ async fn patch_with_a_new_image_replaces_the_old_one() {
 async fn default_image_chat_gets_an_image_by_patch() {
     let app = spawn_app().await;
     let token = app.user("alice").await;
-    let chat = created(&app, &token, &[("title", "Dune"), ("room", "books")]).await;
+    let chat = app
+        .new_chat(&token, &[("title", "Dune"), ("room", "books")])
+        .await;
     let path = format!("/api/chat/books/{}/", chat["id"]);
     let webp = fixture("red.webp");
-    let form = text_form(&[("description", "Spice")])
-        .part("img", file_part(webp.clone(), "w.webp", "image/webp"));
-    let (status, body) = send(
-        app.client
-            .patch(app.url(&path))
-            .bearer_auth(&token)
-            .multipart(form),
+    let fields = [("description", "Spice")];
+    let (status, body) = patch_image(
+        &app,
+        &token,
+        &path,
+        &fields,
+        webp.clone(),
+        "w.webp",
+        "image/webp",
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -1722,10 +1565,10 @@ async fn default_image_chat_gets_an_image_by_patch() {
         "alice",
         Some("Spice"),
     );
-    let (status, _, bytes) = fetch(&app, body["img"].as_str().unwrap()).await;
+    let (status, _, bytes) = app.fetch(body["img"].as_str().unwrap()).await;
     assert_eq!((status, bytes), (200, webp));
     // The default image is untouched.
-    let (status, _, _) = fetch(&app, &default_img(&app)).await;
+    let (status, _, _) = app.fetch(&default_img(&app)).await;
     assert_eq!(status, 200);
 }
 
@@ -1779,7 +1622,7 @@ async fn concurrent_creates_of_one_title_give_exactly_one_chat() {
         "alice",
         None,
     );
-    let (status, body) = get(&app, "/api/chat/films/").await;
+    let (status, body) = app.get_json("/api/chat/films/").await;
     assert_eq!(
         (status, body),
         (
@@ -1817,7 +1660,7 @@ async fn concurrent_creates_of_different_titles_all_succeed() {
         ids.insert(body["chat"]["id"].as_i64().unwrap());
     }
     assert_eq!(ids.len(), 50);
-    assert_eq!(count_of(&app, "games").await, 50);
+    assert_eq!(app.chat_count("games").await, 50);
 }
 
 // ---------------------------------------------------------------------------
@@ -1830,27 +1673,26 @@ async fn restart_keeps_users_chats_and_files() {
     let alice = app.user("alice").await;
     app.user("bob").await;
     let png = fixture("red.png");
-    let (status, body) = post_multipart(
+    let (status, body) = create_with_image(
         &app,
         &alice,
-        "/api/chat/",
-        image_form(
-            &[
-                ("title", "Dune"),
-                ("room", "books"),
-                ("description", "Spice"),
-            ],
-            png.clone(),
-            "d.png",
-            "image/png",
-        ),
+        &[
+            ("title", "Dune"),
+            ("room", "books"),
+            ("description", "Spice"),
+        ],
+        png.clone(),
+        "d.png",
+        "image/png",
     )
     .await;
     assert_eq!(status, 200, "{body}");
     let with_image = body["chat"].clone();
-    let plain = created(&app, &alice, &[("title", "Plain"), ("room", "books")]).await;
+    let plain = app
+        .new_chat(&alice, &[("title", "Plain"), ("room", "books")])
+        .await;
     let old_base = app.base.clone();
-    let (status, list_before) = get(&app, "/api/chat/books/").await;
+    let (status, list_before) = app.get_json("/api/chat/books/").await;
     assert_eq!(status, 200);
 
     let app = app.restart().await;
@@ -1885,13 +1727,15 @@ async fn restart_keeps_users_chats_and_files() {
 
     // Chats.
     for chat in [&with_image, &plain] {
-        let (status, stored) = get(&app, &format!("/api/chat/books/{}/", chat["id"])).await;
+        let (status, stored) = app
+            .get_json(&format!("/api/chat/books/{}/", chat["id"]))
+            .await;
         assert_eq!((status, stored), (200, rebase(chat)));
     }
     let mut expected_list = list_before.clone();
     expected_list["results"] = json!([rebase(&with_image), rebase(&plain), body["chat"]]);
     expected_list["count"] = json!(3);
-    let (status, list_after) = get(&app, "/api/chat/books/").await;
+    let (status, list_after) = app.get_json("/api/chat/books/").await;
     assert_eq!((status, list_after), (200, expected_list));
     // Titles are still unique.
     let (status, body) = app
@@ -1901,10 +1745,10 @@ async fn restart_keeps_users_chats_and_files() {
 
     // Files.
     let img = rebase(&with_image)["img"].as_str().unwrap().to_string();
-    let (status, headers, bytes) = fetch(&app, &img).await;
+    let (status, headers, bytes) = app.fetch(&img).await;
     assert_eq!(status, 200);
     assert_eq!(headers[CONTENT_TYPE], "image/png");
     assert_eq!(bytes, png);
-    let (status, _, _) = fetch(&app, &default_img(&app)).await;
+    let (status, _, _) = app.fetch(&default_img(&app)).await;
     assert_eq!(status, 200);
 }

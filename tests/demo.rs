@@ -4,12 +4,8 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use common::*;
-use futures_util::StreamExt;
-use serde_json::Value;
-use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ephemeral_instances_run_side_by_side_and_clean_up() {
@@ -46,10 +42,7 @@ async fn ephemeral_instances_run_side_by_side_and_clean_up() {
         children.iter().map(|(_, url, _, _)| url).collect();
     assert_eq!(urls.len(), 3, "each instance has its own port");
     for (_, url, url_file, data_dir) in &children {
-        assert_eq!(
-            std::fs::read_to_string(url_file).unwrap(),
-            format!("{url}\n")
-        );
+        assert_eq!(read_url_file(url_file).await, format!("{url}\n"));
         assert!(data_dir.join("chat.db").exists());
         let (status, body) = json_of(reqwest::get(format!("{url}/healthz")).await.unwrap()).await;
         assert_eq!((status, body), (200, serde_json::json!({"status": "ok"})));
@@ -68,16 +61,24 @@ async fn ephemeral_instances_run_side_by_side_and_clean_up() {
     }
 }
 
-async fn count(app: &TestApp, room: &str) -> u64 {
-    let (_, body) = json_of(
-        app.client
-            .get(app.url(&format!("/api/chat/{room}/")))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    body["count"].as_u64().unwrap()
+/// The text of a `--print-url-file`, once there: chatd prints the URL
+/// first and writes the file just after, so a reader may have to wait.
+async fn read_url_file(path: &std::path::Path) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match std::fs::read_to_string(path) {
+            Ok(text) => return text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{} was never written",
+                    path.display()
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("{}: {e}", path.display()),
+        }
+    }
 }
 
 #[tokio::test]
@@ -94,7 +95,7 @@ async fn seeding_fills_every_room_and_is_idempotent() {
     assert_eq!((first.users, first.chats), (4, 12));
     assert!(first.messages >= 12 * 3);
     for room in ["films", "music", "books", "games"] {
-        assert_eq!(count(&app, room).await, 3, "{room}");
+        assert_eq!(app.chat_count(room).await, 3, "{room}");
     }
     // Demo users log in with the printed passwords.
     let response = app
@@ -109,25 +110,10 @@ async fn seeding_fills_every_room_and_is_idempotent() {
         .unwrap();
     assert_eq!(response.status(), 200);
     // Images are drawn PNGs, served like uploads.
-    let (_, chat) = json_of(
-        app.client
-            .get(app.url("/api/chat/films/1/"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let chat = app.get_ok("/api/chat/films/1/").await;
     let img = reqwest::get(chat["img"].as_str().unwrap()).await.unwrap();
     assert_eq!(img.headers()["content-type"], "image/png");
-    let (_, history) = json_of(
-        app.client
-            .get(app.url("/api/chat/films/1/messages/"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(history["count"], 5);
+    assert_eq!(app.history("films", 1, "").await["count"], 5);
 
     let again = tokio::task::spawn_blocking(move || chatd::ops::demo::seed(&server_app))
         .await
@@ -138,16 +124,8 @@ async fn seeding_fills_every_room_and_is_idempotent() {
         chatd::ops::demo::Seeded::default(),
         "nothing added twice"
     );
-    assert_eq!(count(&app, "films").await, 3);
-    let (_, history) = json_of(
-        app.client
-            .get(app.url("/api/chat/films/1/messages/"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(history["count"], 5);
+    assert_eq!(app.chat_count("films").await, 3);
+    assert_eq!(app.history("films", 1, "").await["count"], 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -166,13 +144,7 @@ async fn reset_restores_the_demo_and_tells_connected_sockets() {
         .create_chat(&token, &[("title", "Visitor chat"), ("room", "films")])
         .await;
     assert_eq!(status, 200);
-    let url = format!(
-        "ws://{}/chat/films/1/?token={token}",
-        app.base.trim_start_matches("http://")
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    let hello = next_json(&mut socket).await;
-    assert_eq!(hello["type"], "hello");
+    let (mut socket, _) = join_url(&app.ws_url("films", 1, &format!("token={token}"))).await;
 
     let a = server_app.clone();
     let seeded = tokio::task::spawn_blocking(move || chatd::ops::demo::reset(&a))
@@ -185,23 +157,10 @@ async fn reset_restores_the_demo_and_tells_connected_sockets() {
         next_json(&mut socket).await,
         serde_json::json!({"type": "chat_deleted"})
     );
-    let close = tokio::time::timeout(Duration::from_secs(5), socket.next())
-        .await
-        .unwrap();
-    match close {
-        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 4404),
-        other => panic!("expected close 4404, got {other:?}"),
-    }
+    assert_eq!(close_code(&mut socket).await, 4404);
     // The demo is back under the same URLs; the visitor's things are gone.
-    assert_eq!(count(&app, "films").await, 3);
-    let (status, chat) = json_of(
-        app.client
-            .get(app.url("/api/chat/films/1/"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    assert_eq!(app.chat_count("films").await, 3);
+    let (status, chat) = app.get_json("/api/chat/films/1/").await;
     assert_eq!(
         (status, chat["title"].as_str()),
         (200, Some("Harry Potter"))
@@ -214,31 +173,6 @@ async fn reset_restores_the_demo_and_tells_connected_sockets() {
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
-    let (status, body) = json_of(
-        app.client
-            .get(app.url("/api/user/"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = app.get_user(&token).await;
     assert_eq!(status, 401, "{body}");
-}
-
-async fn next_json(
-    socket: &mut tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-) -> Value {
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(5), socket.next())
-            .await
-            .expect("a frame in time")
-            .expect("socket open")
-            .expect("frame ok");
-        if let Message::Text(text) = frame {
-            return serde_json::from_str(&text).unwrap();
-        }
-    }
 }

@@ -26,15 +26,7 @@ async fn a_healthy_instance_passes_every_step_and_is_left_clean() {
     assert_eq!(names, STEPS);
     assert!(report.ok(), "{report:#?}");
     // What the check created is gone again.
-    let (_, games) = json_of(
-        app.client
-            .get(app.url("/api/chat/games/"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(games["count"], 0);
+    assert_eq!(app.chat_count("games").await, 0);
     let files = std::fs::read_dir(app.data_dir().join("media/chat_img"))
         .unwrap()
         .count();

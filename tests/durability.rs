@@ -13,10 +13,10 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
-/// A chatd child process and its base URL.
+/// A chatd child process and a client of it.
 struct Chatd {
     child: Child,
-    base: String,
+    api: ApiClient,
 }
 
 /// Starts the built binary on a free port; reads the URL from its log line.
@@ -42,74 +42,27 @@ fn start_binary(data_dir: &std::path::Path) -> Chatd {
     };
     // Keep draining the log so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    Chatd { child, base }
-}
-
-async fn setup(base: &str) -> (String, i64) {
-    let client = reqwest::Client::new();
-    let response = client
-        .post(format!("{base}/api/register/"))
-        .form(&[
-            ("username", "writer"),
-            ("email", "writer@example.com"),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let (_, tokens) = json_of(
-        client
-            .post(format!("{base}/api/token/"))
-            .form(&[("username", "writer"), ("password", PASSWORD)])
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    let token = tokens["access"].as_str().unwrap().to_string();
-    let (status, chat) = json_of(
-        client
-            .post(format!("{base}/api/chat/"))
-            .bearer_auth(&token)
-            .form(&[("title", "Durable"), ("room", "books")])
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 200);
-    (token, chat["chat"]["id"].as_i64().unwrap())
-}
-
-/// Every message of a chat, walking the history pages.
-async fn history(base: &str, chat: i64) -> Vec<Value> {
-    let mut url = Some(format!("{base}/api/chat/books/{chat}/messages/"));
-    let mut all = Vec::new();
-    while let Some(next) = url {
-        let (status, page) = json_of(reqwest::get(&next).await.unwrap()).await;
-        assert_eq!(status, 200);
-        all.extend(page["results"].as_array().unwrap().iter().cloned());
-        url = page["next"].as_str().map(str::to_string);
+    Chatd {
+        child,
+        api: ApiClient::new(base),
     }
-    all
 }
 
-fn ws_url(base: &str, chat: i64, token: &str) -> String {
-    format!(
-        "ws://{}/chat/books/{chat}/?token={token}",
-        base.trim_start_matches("http://")
-    )
+/// Registers a writer and creates a books chat; returns the chat's id and
+/// its socket URL with the writer's token.
+async fn setup(server: &Chatd) -> (i64, String) {
+    let token = server.api.user("writer").await;
+    let chat = server.api.new_chat_id(&token, "books", "Durable").await;
+    let url = server.api.ws_url("books", chat, &format!("token={token}"));
+    (chat, url)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_stream_loses_no_acknowledged_message() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = start_binary(dir.path());
-    let (token, chat) = setup(&server.base).await;
-    let (socket, _) = tokio_tungstenite::connect_async(ws_url(&server.base, chat, &token))
-        .await
-        .unwrap();
+    let (chat, url) = setup(&server).await;
+    let socket = connect(&url).await;
     let (mut sink, mut stream) = socket.split();
 
     // Send steadily until the server dies.
@@ -150,7 +103,9 @@ async fn sigkill_mid_stream_loses_no_acknowledged_message() {
     );
 
     let mut restarted = start_binary(dir.path());
-    let stored: Vec<(i64, Value)> = history(&restarted.base, chat)
+    let stored: Vec<(i64, Value)> = restarted
+        .api
+        .all_messages("books", chat)
         .await
         .iter()
         .map(|m| (m["id"].as_i64().unwrap(), m["text"].clone()))
@@ -174,10 +129,8 @@ async fn sigkill_mid_stream_loses_no_acknowledged_message() {
 async fn sigterm_closes_sockets_with_1001_keeps_messages_and_exits_0() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = start_binary(dir.path());
-    let (token, chat) = setup(&server.base).await;
-    let (mut socket, _) = tokio_tungstenite::connect_async(ws_url(&server.base, chat, &token))
-        .await
-        .unwrap();
+    let (chat, url) = setup(&server).await;
+    let mut socket = connect(&url).await;
     for n in 0..20 {
         let frame = json!({"type": "message", "text": format!("before shutdown {n}")});
         socket.send(Message::text(frame.to_string())).await.unwrap();
@@ -216,7 +169,9 @@ async fn sigterm_closes_sockets_with_1001_keeps_messages_and_exits_0() {
     assert_eq!(exit.code(), Some(0), "{exit:?}");
 
     let mut restarted = start_binary(dir.path());
-    let texts: Vec<String> = history(&restarted.base, chat)
+    let texts: Vec<String> = restarted
+        .api
+        .all_messages("books", chat)
         .await
         .iter()
         .map(|m| m["text"].as_str().unwrap().to_string())

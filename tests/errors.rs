@@ -6,35 +6,27 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-/// Status and JSON body, after checking the response is `application/json`.
-async fn api(response: reqwest::Response) -> (u16, Value) {
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_string());
-    assert_eq!(
-        content_type.as_deref(),
-        Some("application/json"),
-        "content type of a {} response to {}",
-        response.status(),
-        response.url()
-    );
-    json_of(response).await
+/// `POST /api/chat/` as `token` of a raw `body` with this `Content-Type`:
+/// status and JSON body (checked to be `application/json`).
+async fn post_raw(app: &TestApp, token: &str, content_type: &str, body: &str) -> (u16, Value) {
+    let request = app.client.post(app.url("/api/chat/")).bearer_auth(token);
+    let request = request.header("content-type", content_type);
+    api(request.body(body.to_string()).send().await.unwrap()).await
 }
 
-fn header(response: &reqwest::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get(name)
-        .map(|v| v.to_str().unwrap().to_string())
+/// `POST /api/chat/` as `token` of a JSON body: status and JSON body.
+async fn post_json(app: &TestApp, token: &str, body: &Value) -> (u16, Value) {
+    let request = app.client.post(app.url("/api/chat/")).bearer_auth(token);
+    api(request.json(body).send().await.unwrap()).await
 }
 
-fn not_found() -> Value {
-    json!({"detail": "Not found."})
-}
-
-fn not_allowed(method: &str) -> Value {
-    json!({"detail": format!("Method \"{method}\" not allowed.")})
+/// Asserts a 405 JSON answer naming `method`, with `Allow: <allow>`.
+async fn assert_not_allowed(response: reqwest::Response, method: &str, allow: &str) {
+    let url = response.url().to_string();
+    let allowed = header(&response, "allow");
+    let body = json!({"detail": format!("Method \"{method}\" not allowed.")});
+    assert_eq!(api(response).await, (405, body), "{method} {url}");
+    assert_eq!(allowed.as_deref(), Some(allow), "{method} {url}");
 }
 
 /// A response read off a raw socket.
@@ -145,7 +137,7 @@ async fn unknown_paths_are_404_json() {
         "/api/users/",
         "/api/token/refresh/extra/",
     ] {
-        let response = app.client.get(app.url(path)).send().await.unwrap();
+        let response = app.get(path).await;
         assert_eq!(api(response).await, (404, not_found()), "{path}");
     }
     // Whatever the method.
@@ -158,12 +150,7 @@ async fn unknown_paths_are_404_json() {
 #[tokio::test]
 async fn unknown_chat_is_404_json() {
     let app = spawn_app().await;
-    let response = app
-        .client
-        .get(app.url("/api/chat/films/999/"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get("/api/chat/films/999/").await;
     assert_eq!(api(response).await, (404, not_found()));
 }
 
@@ -181,28 +168,22 @@ async fn wrong_method_on_a_chat_is_405_with_allow() {
         .send()
         .await
         .unwrap();
-    let allow = header(&response, "allow");
-    assert_eq!(api(response).await, (405, not_allowed("PUT")));
-    assert_eq!(allow.as_deref(), Some("GET, PATCH, DELETE, HEAD, OPTIONS"));
+    assert_not_allowed(response, "PUT", "GET, PATCH, DELETE, HEAD, OPTIONS").await;
 }
 
 #[tokio::test]
 async fn get_on_create_chat_is_405_with_allow() {
     let app = spawn_app().await;
-    let response = app.client.get(app.url("/api/chat/")).send().await.unwrap();
-    let allow = header(&response, "allow");
-    assert_eq!(api(response).await, (405, not_allowed("GET")));
-    assert_eq!(allow.as_deref(), Some("POST, OPTIONS"));
+    let response = app.get("/api/chat/").await;
+    assert_not_allowed(response, "GET", "POST, OPTIONS").await;
 }
 
 #[tokio::test]
 async fn get_on_register_is_405_with_allow() {
     let app = spawn_app().await;
     for path in ["/api/register/", "/api/token/", "/api/token/refresh/"] {
-        let response = app.client.get(app.url(path)).send().await.unwrap();
-        let allow = header(&response, "allow");
-        assert_eq!(api(response).await, (405, not_allowed("GET")), "{path}");
-        assert_eq!(allow.as_deref(), Some("POST, OPTIONS"), "{path}");
+        let response = app.get(path).await;
+        assert_not_allowed(response, "GET", "POST, OPTIONS").await;
     }
 }
 
@@ -216,9 +197,7 @@ async fn put_on_register_names_the_method() {
         .send()
         .await
         .unwrap();
-    let allow = header(&response, "allow");
-    assert_eq!(api(response).await, (405, not_allowed("PUT")));
-    assert_eq!(allow.as_deref(), Some("POST, OPTIONS"));
+    assert_not_allowed(response, "PUT", "POST, OPTIONS").await;
 }
 
 // -------------------------------------------------------- request bodies
@@ -227,39 +206,31 @@ async fn put_on_register_names_the_method() {
 async fn unsupported_content_type_is_415() {
     let app = spawn_app().await;
     let token = app.user("alice").await;
-    let response = app
-        .client
-        .post(app.url("/api/chat/"))
-        .bearer_auth(&token)
-        .header("content-type", "text/plain")
-        .body("title=Dune&room=books")
-        .send()
-        .await
-        .unwrap();
+    let answer = post_raw(&app, &token, "text/plain", "title=Dune&room=books").await;
     assert_eq!(
-        api(response).await,
+        answer,
         (
             415,
             json!({"detail": "Unsupported media type \"text/plain\" in request."})
         )
     );
+    assert_eq!(app.chat_count("books").await, 0);
 }
 
 #[tokio::test]
 async fn malformed_json_is_400_json_parse_error() {
     let app = spawn_app().await;
     let token = app.user("alice").await;
-    for body in ["{\"title\": ", "{title: 1}", "nope", "{\"a\": 1,}"] {
-        let response = app
-            .client
-            .post(app.url("/api/chat/"))
-            .bearer_auth(&token)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        let (status, json) = api(response).await;
+    for body in [
+        "{\"title\": ",
+        r#"{"title": "Dune", "room": "#,
+        "{title: 1}",
+        "{not json}",
+        "nope",
+        "{\"a\": 1,}",
+        r#"{"title": "x",}"#,
+    ] {
+        let (status, json) = post_raw(&app, &token, "application/json", body).await;
         assert_eq!(status, 400, "{body:?}: {json}");
         let object = json.as_object().expect("an object");
         assert_eq!(object.len(), 1, "only detail: {json}");
@@ -269,27 +240,20 @@ async fn malformed_json_is_400_json_parse_error() {
             "{body:?}: {detail:?}"
         );
     }
+    assert_eq!(app.chat_count("films").await, 0);
+    assert_eq!(app.chat_count("books").await, 0);
 }
 
 #[tokio::test]
 async fn json_that_is_not_an_object_is_400_non_field_errors() {
     let app = spawn_app().await;
     let token = app.user("alice").await;
-    let response = app
-        .client
-        .post(app.url("/api/chat/"))
-        .bearer_auth(&token)
-        .json(&json!([{"title": "Dune", "room": "books"}]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        api(response).await,
-        (
-            400,
-            json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]})
-        )
+    let not_a_dictionary = (
+        400,
+        json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]}),
     );
+    let answer = post_json(&app, &token, &json!([{"title": "Dune", "room": "books"}])).await;
+    assert_eq!(answer, not_a_dictionary);
     // The same on an endpoint without authentication.
     let response = app
         .client
@@ -298,13 +262,7 @@ async fn json_that_is_not_an_object_is_400_non_field_errors() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        api(response).await,
-        (
-            400,
-            json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]})
-        )
-    );
+    assert_eq!(api(response).await, not_a_dictionary);
 }
 
 #[tokio::test]
@@ -312,18 +270,8 @@ async fn json_body_over_64_kib_is_413() {
     let app = spawn_app().await;
     let token = app.user("alice").await;
     let body = json!({"title": "x".repeat(70 * 1024), "room": "books"});
-    let response = app
-        .client
-        .post(app.url("/api/chat/"))
-        .bearer_auth(&token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        api(response).await,
-        (413, json!({"detail": "Request body too large."}))
-    );
+    let answer = post_json(&app, &token, &body).await;
+    assert_eq!(answer, (413, json!({"detail": "Request body too large."})));
     // The server is still fine afterwards.
     let (status, body) = app
         .create_chat(&token, &[("title", "Dune"), ("room", "books")])
@@ -355,16 +303,13 @@ async fn broken_multipart_is_400() {
                 Content-Disposition: form-data; name=\"title\"\r\n\r\n\
                 Dune\r\n\
                 --OTHERBOUNDARY--\r\n";
-    let response = app
-        .client
-        .post(app.url("/api/chat/"))
-        .bearer_auth(&token)
-        .header("content-type", "multipart/form-data; boundary=XYZBOUNDARY")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let (status, json) = api(response).await;
+    let (status, json) = post_raw(
+        &app,
+        &token,
+        "multipart/form-data; boundary=XYZBOUNDARY",
+        body,
+    )
+    .await;
     assert_eq!(status, 400, "{json}");
     assert_eq!(json.as_object().unwrap().len(), 1, "only detail: {json}");
     let detail = json["detail"].as_str().expect("detail is a string");
@@ -378,16 +323,7 @@ async fn broken_multipart_is_400() {
 async fn multipart_without_boundary_is_400() {
     let app = spawn_app().await;
     let token = app.user("alice").await;
-    let response = app
-        .client
-        .post(app.url("/api/chat/"))
-        .bearer_auth(&token)
-        .header("content-type", "multipart/form-data")
-        .body("title=Dune")
-        .send()
-        .await
-        .unwrap();
-    let (status, json) = api(response).await;
+    let (status, json) = post_raw(&app, &token, "multipart/form-data", "title=Dune").await;
     assert_eq!(status, 400, "{json}");
     let detail = json["detail"].as_str().expect("detail is a string");
     assert!(
@@ -439,18 +375,19 @@ async fn every_api_response_is_json_except_204() {
 
 // ----------------------------------------------------------------- media
 
-async fn default_image(app: &TestApp) -> reqwest::Response {
-    app.client
-        .get(app.url("/media/chat_img/default.jpg"))
-        .send()
-        .await
-        .unwrap()
+/// `GET` of the default chat image, with extra request headers.
+async fn default_image(app: &TestApp, headers: &[(&str, &str)]) -> reqwest::Response {
+    let mut request = app.client.get(app.url("/media/chat_img/default.jpg"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.unwrap()
 }
 
 #[tokio::test]
 async fn media_serves_the_default_image_with_caching_headers() {
     let app = spawn_app().await;
-    let response = default_image(&app).await;
+    let response = default_image(&app, &[]).await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         header(&response, "content-type").as_deref(),
@@ -478,26 +415,14 @@ fn httpdate_like(text: &str) -> bool {
 #[tokio::test]
 async fn media_if_none_match_is_304_with_an_empty_body() {
     let app = spawn_app().await;
-    let etag = header(&default_image(&app).await, "etag").unwrap();
-    let response = app
-        .client
-        .get(app.url("/media/chat_img/default.jpg"))
-        .header("if-none-match", &etag)
-        .send()
-        .await
-        .unwrap();
+    let etag = header(&default_image(&app, &[]).await, "etag").unwrap();
+    let response = default_image(&app, &[("if-none-match", &etag)]).await;
     assert_eq!(response.status(), 304);
     assert_eq!(header(&response, "etag").as_deref(), Some(etag.as_str()));
     assert!(response.bytes().await.unwrap().is_empty());
 
     // Another tag is not a match.
-    let response = app
-        .client
-        .get(app.url("/media/chat_img/default.jpg"))
-        .header("if-none-match", "\"something-else\"")
-        .send()
-        .await
-        .unwrap();
+    let response = default_image(&app, &[("if-none-match", "\"something-else\"")]).await;
     assert_eq!(response.status(), 200);
     assert!(!response.bytes().await.unwrap().is_empty());
 }
@@ -505,25 +430,17 @@ async fn media_if_none_match_is_304_with_an_empty_body() {
 #[tokio::test]
 async fn media_if_modified_since_is_304() {
     let app = spawn_app().await;
-    let last_modified = header(&default_image(&app).await, "last-modified").unwrap();
-    let response = app
-        .client
-        .get(app.url("/media/chat_img/default.jpg"))
-        .header("if-modified-since", &last_modified)
-        .send()
-        .await
-        .unwrap();
+    let last_modified = header(&default_image(&app, &[]).await, "last-modified").unwrap();
+    let response = default_image(&app, &[("if-modified-since", &last_modified)]).await;
     assert_eq!(response.status(), 304);
     assert!(response.bytes().await.unwrap().is_empty());
 
     // A date long before is not.
-    let response = app
-        .client
-        .get(app.url("/media/chat_img/default.jpg"))
-        .header("if-modified-since", "Sun, 06 Nov 1994 08:49:37 GMT")
-        .send()
-        .await
-        .unwrap();
+    let response = default_image(
+        &app,
+        &[("if-modified-since", "Sun, 06 Nov 1994 08:49:37 GMT")],
+    )
+    .await;
     assert_eq!(response.status(), 200);
     assert!(!response.bytes().await.unwrap().is_empty());
 }
@@ -571,7 +488,7 @@ async fn media_missing_file_is_404_json_through_a_client_too() {
         "/media/",
         "/media/secret.key",
     ] {
-        let response = app.client.get(app.url(path)).send().await.unwrap();
+        let response = app.get(path).await;
         assert_eq!(api(response).await, (404, not_found()), "{path}");
     }
 }
@@ -585,9 +502,7 @@ async fn media_post_is_405() {
         .send()
         .await
         .unwrap();
-    let allow = header(&response, "allow");
-    assert_eq!(api(response).await, (405, not_allowed("POST")));
-    assert_eq!(allow.as_deref(), Some("GET, HEAD, OPTIONS"));
+    assert_not_allowed(response, "POST", "GET, HEAD, OPTIONS").await;
 }
 
 // ------------------------------------------------------------ operations
@@ -595,7 +510,7 @@ async fn media_post_is_405() {
 #[tokio::test]
 async fn healthz_is_ok() {
     let app = spawn_app().await;
-    let response = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let response = app.get("/healthz").await;
     assert_eq!(api(response).await, (200, json!({"status": "ok"})));
 }
 
@@ -645,6 +560,6 @@ async fn slow_request_headers_are_cut_off() {
     );
 
     // A normal request on a new connection is still served.
-    let response = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let response = app.get("/healthz").await;
     assert_eq!(api(response).await, (200, json!({"status": "ok"})));
 }

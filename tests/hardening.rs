@@ -17,6 +17,14 @@ async fn bad_login(app: &TestApp, forwarded_for: Option<&str>) -> reqwest::Respo
     request.send().await.unwrap()
 }
 
+/// `times` bad logins in a row, each a plain 401 (not throttled).
+async fn assert_unthrottled(app: &TestApp, times: usize, forwarded_for: Option<&str>) {
+    for attempt in 1..=times {
+        let status = bad_login(app, forwarded_for).await.status();
+        assert_eq!(status, 401, "attempt {attempt}");
+    }
+}
+
 /// Five attempts at once, then one every 100 s: no refill during a test.
 fn strict(config: &mut chatd::Config) {
     config.login_rate = chatd::domain::throttle::Rate {
@@ -28,17 +36,13 @@ fn strict(config: &mut chatd::Config) {
 #[tokio::test]
 async fn the_default_limits_let_a_test_suite_log_in_dozens_of_times() {
     let app = spawn_app().await;
-    for _ in 0..40 {
-        assert_eq!(bad_login(&app, None).await.status(), 401);
-    }
+    assert_unthrottled(&app, 40, None).await;
 }
 
 #[tokio::test]
 async fn logins_are_throttled_per_address_with_retry_after() {
     let app = spawn_app_with(strict).await;
-    for _ in 0..5 {
-        assert_eq!(bad_login(&app, None).await.status(), 401);
-    }
+    assert_unthrottled(&app, 5, None).await;
     let response = bad_login(&app, None).await;
     assert_eq!(response.status(), 429);
     // 100 s for a whole token, less what refilled while the five attempts
@@ -64,9 +68,7 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit() {
         c.trust_proxy = true;
     })
     .await;
-    for _ in 0..5 {
-        assert_eq!(bad_login(&app, Some("203.0.113.1")).await.status(), 401);
-    }
+    assert_unthrottled(&app, 5, Some("203.0.113.1")).await;
     assert_eq!(bad_login(&app, Some("203.0.113.1")).await.status(), 429);
     assert_eq!(bad_login(&app, Some("203.0.113.2")).await.status(), 401);
 }
@@ -78,9 +80,7 @@ async fn rate_limit_off_never_throttles() {
         c.rate_limit = false;
     })
     .await;
-    for _ in 0..10 {
-        assert_eq!(bad_login(&app, None).await.status(), 401);
-    }
+    assert_unthrottled(&app, 10, None).await;
 }
 
 #[tokio::test]
@@ -92,7 +92,7 @@ async fn every_answer_carries_security_headers() {
         "/media/chat_img/default.jpg",
         "/healthz",
     ] {
-        let response = app.client.get(app.url(path)).send().await.unwrap();
+        let response = app.get(path).await;
         let headers = response.headers();
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
         assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
@@ -106,12 +106,7 @@ async fn every_answer_carries_security_headers() {
         );
     }
     // Uploaded files can never run as a page.
-    let response = app
-        .client
-        .get(app.url("/media/chat_img/default.jpg"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get("/media/chat_img/default.jpg").await;
     let csp = response.headers()["content-security-policy"]
         .to_str()
         .unwrap();
@@ -180,24 +175,13 @@ async fn cors_allows_only_configured_origins() {
 #[tokio::test]
 async fn metrics_are_off_or_behind_a_token() {
     let off = spawn_app().await;
-    let response = off.client.get(off.url("/metrics")).send().await.unwrap();
-    assert_eq!(
-        json_of(response).await,
-        (404, json!({"detail": "Not found."}))
-    );
+    assert_eq!(off.get_json("/metrics").await, (404, not_found()));
 
     let app = spawn_app_with(|c| c.metrics_token = Some("scrape-me".into())).await;
     let token = app.user("counted").await;
-    let (status, _) = app
-        .create_chat(&token, &[("title", "Counted"), ("room", "films")])
-        .await;
-    assert_eq!(status, 200);
-    app.client
-        .get(app.url("/api/chat/films/"))
-        .send()
-        .await
-        .unwrap();
-    let (status, _) = json_of(app.client.get(app.url("/metrics")).send().await.unwrap()).await;
+    let chat = app.new_chat_id(&token, "films", "Counted").await;
+    app.get("/api/chat/films/").await;
+    let (status, _) = json_of(app.get("/metrics").await).await;
     assert_eq!(status, 401);
     let (status, _) = json_of(
         app.client
@@ -211,27 +195,8 @@ async fn metrics_are_off_or_behind_a_token() {
     assert_eq!(status, 401);
 
     // One socket open, one message persisted.
-    let url = format!(
-        "ws://{}/chat/films/1/?token={token}",
-        app.base.trim_start_matches("http://")
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    use futures_util::{SinkExt, StreamExt};
-    socket
-        .send(tokio_tungstenite::tungstenite::Message::text(
-            r#"{"type":"message","text":"count me"}"#,
-        ))
-        .await
-        .unwrap();
-    let mut seen_message = false;
-    while !seen_message {
-        let frame = tokio::time::timeout(std::time::Duration::from_secs(5), socket.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        seen_message = frame.to_text().unwrap().contains(r#""type":"message""#);
-    }
+    let (mut socket, _) = join_url(&app.ws_url("films", chat, &format!("token={token}"))).await;
+    post_and_wait(&mut socket, "count me", "n").await;
 
     let response = app
         .client
@@ -266,14 +231,8 @@ async fn metrics_are_off_or_behind_a_token() {
 async fn one_address_may_hold_only_so_many_sockets() {
     let app = spawn_app_with(|c| c.ws.max_sockets_per_ip = 2).await;
     let token = app.user("holder").await;
-    let (status, _) = app
-        .create_chat(&token, &[("title", "Held"), ("room", "games")])
-        .await;
-    assert_eq!(status, 200);
-    let url = format!(
-        "ws://{}/chat/games/1/",
-        app.base.trim_start_matches("http://")
-    );
+    let chat = app.new_chat_id(&token, "games", "Held").await;
+    let url = app.ws_url("games", chat, "");
     let (first, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
     let (_second, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
     match tokio_tungstenite::connect_async(&url).await {
@@ -368,12 +327,7 @@ async fn bodies_with_too_many_fields_and_oversized_headers_are_refused() {
 #[tokio::test]
 async fn uploads_are_served_inline_under_their_own_name() {
     let app = spawn_app().await;
-    let response = app
-        .client
-        .get(app.url("/media/chat_img/default.jpg"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get("/media/chat_img/default.jpg").await;
     assert_eq!(
         response.headers()["content-disposition"],
         "inline; filename=\"default.jpg\""

@@ -19,7 +19,6 @@ use common::*;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::LazyLock;
 
-use futures_util::{SinkExt, StreamExt};
 use reqwest::multipart;
 use reqwest::Method;
 use serde_json::{json, Value as Json};
@@ -261,8 +260,8 @@ async fn seeded() -> Seeded {
     let app = spawn_app_with(|c| c.metrics_token = Some(METRICS_TOKEN.into())).await;
     let owner = app.user("alice").await;
     let other = app.user("bob").await;
-    let form = text_form(&[("title", "Dune"), ("room", "films")])
-        .part("img", file_part(fixture("red.png"), "red.png", "image/png"));
+    let fields = [("title", "Dune"), ("room", "films")];
+    let form = file_form(&fields, "img", fixture("red.png"), "red.png", "image/png");
     let caller = Caller {
         app: &app,
         token: Some(&owner),
@@ -288,31 +287,12 @@ async fn seeded() -> Seeded {
     }
 }
 
-/// Sends a message over the chat's WebSocket; returns its id.
+/// Sends a message over the chat's WebSocket; checks the frame's message is
+/// the documented Message, and returns its id.
 async fn send_message(app: &TestApp, token: &str, chat: i64, text: &str) -> i64 {
-    use tokio_tungstenite::tungstenite::Message;
-    let host = app.base.trim_start_matches("http://");
-    let url = format!("ws://{host}/chat/films/{chat}/?token={token}");
-    let (mut ws, response) = tokio_tungstenite::connect_async(url).await.unwrap();
-    assert_eq!(response.status(), 101);
-    let frame = json!({"type": "message", "text": text, "nonce": "n"}).to_string();
-    ws.send(Message::text(frame)).await.unwrap();
-    let deadline = std::time::Duration::from_secs(5);
-    loop {
-        let next = tokio::time::timeout(deadline, ws.next())
-            .await
-            .expect("a frame")
-            .unwrap()
-            .unwrap();
-        if let Message::Text(text) = next {
-            let frame: Json = serde_json::from_str(text.as_str()).unwrap();
-            if frame["type"] == "message" && frame["nonce"] == "n" {
-                // The frame's message is the documented Message.
-                assert_valid(&DOC["components"]["schemas"]["Message"], &frame["message"]);
-                return frame["message"]["id"].as_i64().unwrap();
-            }
-        }
-    }
+    let message = common::send_message(app, token, "films", chat, text).await;
+    assert_valid(&DOC["components"]["schemas"]["Message"], &message);
+    message["id"].as_i64().unwrap()
 }
 
 impl Seeded {
@@ -521,8 +501,8 @@ fn form(pairs: &[(&str, &str)]) -> Body {
 }
 
 fn image(field: &str, fixture_name: &str, mime: &str) -> Body {
-    let part = file_part(fixture(fixture_name), fixture_name, mime);
-    Body::Multipart(multipart::Form::new().part(field.to_string(), part))
+    let bytes = fixture(fixture_name);
+    Body::Multipart(file_form(&[], field, bytes, fixture_name, mime))
 }
 
 /// The documented path template a concrete path belongs to (the most
@@ -667,8 +647,8 @@ async fn real_responses_match_their_schemas() {
     assert!(status == 200 && body["avatar"].is_string(), "{body}");
     assert!(ann.get("/api/user/").await.1["avatar"].is_string());
     assert!(ann.get("/api/profile/avatar/").await.1["avatar"].is_string());
-    let junk = file_part(b"not an image".to_vec(), "a.png", "image/png");
-    let junk = Body::Multipart(multipart::Form::new().part("avatar", junk));
+    let junk = b"not an image".to_vec();
+    let junk = Body::Multipart(file_form(&[], "avatar", junk, "a.png", "image/png"));
     assert_eq!(ben.put("/api/profile/avatar/", junk).await.0, 400);
     let cleared = ben.delete("/api/profile/avatar/").await;
     assert_eq!(cleared, (200, json!({"avatar": null})));
@@ -687,10 +667,8 @@ async fn real_responses_match_their_schemas() {
         ("description", "Austen"),
     ]);
     assert_eq!(ann.post("/api/chat/", emma).await.0, 200);
-    let heat = text_form(&[("title", "Heat"), ("description", "Mann")]).part(
-        "img",
-        file_part(fixture("red.webp"), "x.webp", "image/webp"),
-    );
+    let heat = [("title", "Heat"), ("description", "Mann")];
+    let heat = file_form(&heat, "img", fixture("red.webp"), "x.webp", "image/webp");
     let (status, heat) = ann.post("/api/chat/films/", Body::Multipart(heat)).await;
     assert_eq!(status, 200);
     let heat = heat["chat"]["id"].as_i64().unwrap();

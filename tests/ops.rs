@@ -20,23 +20,26 @@ fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).to_string()
 }
 
+/// Creates a chat with a fixture as its image (200); returns the Chat.
+async fn post_image_chat(
+    app: &TestApp,
+    token: &str,
+    fields: &[(&str, &str)],
+    fixture_name: &str,
+    mime: &str,
+) -> serde_json::Value {
+    let form = file_form(fields, "img", fixture(fixture_name), fixture_name, mime);
+    let (status, body) = app.post_multipart(token, "/api/chat/", form).await;
+    assert_eq!(status, 200, "{body}");
+    body["chat"].clone()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backup_while_running_is_a_consistent_copy_with_media() {
     let app = spawn_app().await;
     let token = app.user("keeper").await;
-    let form = reqwest::multipart::Form::new()
-        .text("title", "Backed up")
-        .text("room", "music")
-        .part("img", file_part(fixture("red.png"), "red.png", "image/png"));
-    let response = app
-        .client
-        .post(app.url("/api/chat/"))
-        .bearer_auth(&token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    let fields = [("title", "Backed up"), ("room", "music")];
+    post_image_chat(&app, &token, &fields, "red.png", "image/png").await;
 
     let out = tempfile::tempdir().unwrap();
     let copy = out.path().join("copy.db");
@@ -83,20 +86,8 @@ async fn backup_while_running_is_a_consistent_copy_with_media() {
 async fn check_finds_missing_images() {
     let app = spawn_app().await;
     let token = app.user("checker").await;
-    let form = reqwest::multipart::Form::new()
-        .text("title", "Checked")
-        .text("room", "books")
-        .part("img", file_part(fixture("red.gif"), "red.gif", "image/gif"));
-    let (_, chat) = json_of(
-        app.client
-            .post(app.url("/api/chat/"))
-            .bearer_auth(&token)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let fields = [("title", "Checked"), ("room", "books")];
+    let chat = post_image_chat(&app, &token, &fields, "red.gif", "image/gif").await;
 
     let output = chatd(&["check"], &app.data_dir());
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
@@ -105,7 +96,7 @@ async fn check_finds_missing_images() {
         "ok    integrity\nok    foreign keys\nok    media (1 files)\n"
     );
 
-    let img = chat["chat"]["img"]
+    let img = chat["img"]
         .as_str()
         .unwrap()
         .split("/media/")
@@ -164,14 +155,7 @@ async fn users_are_managed_without_sql_and_password_changes_revoke_tokens() {
     assert!(String::from_utf8_lossy(&weak.stderr).contains("This password is too common."));
 
     let (access, refresh) = app.login("opal").await;
-    let me = app
-        .client
-        .get(app.url("/api/user/"))
-        .bearer_auth(&access)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(me.status(), 200);
+    assert_eq!(app.get_user(&access).await.0, 200);
     let list = stdout(&chatd(&["user", "list"], &dir));
     assert!(
         list.contains("opal") && list.contains("opal@example.com"),
@@ -194,22 +178,7 @@ async fn users_are_managed_without_sql_and_password_changes_revoke_tokens() {
         "{}",
         String::from_utf8_lossy(&changed.stderr)
     );
-    let (status, body) = json_of(
-        app.client
-            .get(app.url("/api/user/"))
-            .bearer_auth(&access)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(
-        (status, body),
-        (
-            401,
-            serde_json::json!({"detail": "Given token not valid for any token type", "code": "token_not_valid"})
-        )
-    );
+    assert_eq!(app.get_user(&access).await, (401, token_not_valid()));
     let (status, _) = json_of(
         app.client
             .post(app.url("/api/token/refresh/"))
@@ -235,17 +204,8 @@ async fn users_are_managed_without_sql_and_password_changes_revoke_tokens() {
 
     let deleted = chatd(&["user", "delete", "opal"], &dir);
     assert!(deleted.status.success());
-    let (status, body) = json_of(
-        app.client
-            .get(app.url("/api/user/"))
-            .bearer_auth(&new_access)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
     assert_eq!(
-        (status, body),
+        app.get_user(&new_access).await,
         (
             401,
             serde_json::json!({"detail": "User not found", "code": "user_not_found"})

@@ -4,31 +4,7 @@
 mod common;
 use common::*;
 
-use futures_util::{SinkExt, StreamExt};
-use serde_json::{json, Value};
-
-/// Sends a message over the chat's WebSocket; returns its id.
-async fn send_message(app: &TestApp, token: &str, chat: i64, text: &str) -> i64 {
-    use tokio_tungstenite::tungstenite::Message;
-    let host = app.base.trim_start_matches("http://");
-    let url = format!("ws://{host}/chat/films/{chat}/?token={token}");
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    let frame = json!({"type": "message", "text": text, "nonce": "n"}).to_string();
-    ws.send(Message::text(frame)).await.unwrap();
-    loop {
-        let next = tokio::time::timeout(std::time::Duration::from_secs(5), ws.next())
-            .await
-            .expect("a frame")
-            .unwrap()
-            .unwrap();
-        if let Message::Text(text) = next {
-            let frame: Value = serde_json::from_str(text.as_str()).unwrap();
-            if frame["type"] == "message" && frame["nonce"] == "n" {
-                return frame["message"]["id"].as_i64().unwrap();
-            }
-        }
-    }
-}
+use serde_json::json;
 
 /// Writes that read before they write (editing a message through the
 /// message writer, changing or deleting a chat, setting an avatar, deleting
@@ -41,27 +17,18 @@ async fn send_message(app: &TestApp, token: &str, chat: i64, text: &str) -> i64 
 async fn concurrent_writes_never_fail_with_database_is_locked() {
     let app = spawn_app().await;
     let token = app.user("alice").await;
-    let (status, body) = app
-        .create_chat(&token, &[("title", "Dune"), ("room", "films")])
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let chat = body["chat"]["id"].as_i64().unwrap();
+    let chat = app.new_chat_id(&token, "films", "Dune").await;
     let mut messages = Vec::new();
     for n in 0..4 {
-        messages.push(send_message(&app, &token, chat, &format!("message {n}")).await);
+        let message = send_message(&app, &token, "films", chat, &format!("message {n}")).await;
+        messages.push(message["id"].as_i64().unwrap());
     }
 
     // Chats and accounts for the deletes to take.
     let mut spare_chats = Vec::new();
     for n in 0..12 {
-        let (status, body) = app
-            .create_chat(
-                &token,
-                &[("title", &format!("spare {n}")), ("room", "films")],
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-        spare_chats.push(body["chat"]["id"].as_i64().unwrap());
+        let title = format!("spare {n}");
+        spare_chats.push(app.new_chat_id(&token, "films", &title).await);
     }
     let mut spare_users = Vec::new();
     for n in 0..12 {

@@ -7,44 +7,14 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tokio::net::TcpStream;
 use tokio::time::{timeout, Instant};
+use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
 
 // ---------------------------------------------------------------------------
-// Helpers
+// Helpers (the general ones are in tests/common/ws.rs)
 // ---------------------------------------------------------------------------
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// Longest wait for a frame that must come.
-const WAIT: Duration = Duration::from_secs(5);
-/// How long a socket must stay silent when nothing is expected.
-const QUIET: Duration = Duration::from_millis(300);
-
-const FORBIDDEN: &str = "You do not have permission to perform this action.";
-
-/// `ws://host:port/chat/<room>/<chat>/[?query]`
-fn ws_url(app: &TestApp, room: &str, chat: i64, query: &str) -> String {
-    let host = app.base.trim_start_matches("http://");
-    if query.is_empty() {
-        format!("ws://{host}/chat/{room}/{chat}/")
-    } else {
-        format!("ws://{host}/chat/{room}/{chat}/?{query}")
-    }
-}
-
-/// Opens a socket (must succeed with 101).
-async fn connect_url(url: &str) -> Ws {
-    let (ws, response) = timeout(WAIT, connect_async(url))
-        .await
-        .expect("connect timed out")
-        .unwrap_or_else(|e| panic!("cannot connect to {url}: {e:?}"));
-    assert_eq!(response.status(), 101);
-    ws
-}
 
 /// Opens a socket to a films chat, with `?token=` when given, and returns
 /// it with its `hello` frame.
@@ -55,227 +25,30 @@ async fn join(app: &TestApp, chat: i64, token: Option<&str>) -> (Ws, Value) {
 
 /// Like [`join`] with an arbitrary query string.
 async fn join_with(app: &TestApp, chat: i64, query: &str) -> (Ws, Value) {
-    let mut ws = connect_url(&ws_url(app, "films", chat, query)).await;
-    let hello = next_json(&mut ws).await;
-    assert_eq!(hello["type"], "hello", "{hello}");
-    (ws, hello)
-}
-
-/// The HTTP status a refused upgrade gets.
-async fn refused_status(url: &str) -> u16 {
-    match timeout(WAIT, connect_async(url))
-        .await
-        .expect("connect timed out")
-    {
-        Err(tungstenite::Error::Http(response)) => response.status().as_u16(),
-        Err(other) => panic!("expected an HTTP refusal for {url}, got {other:?}"),
-        Ok(_) => panic!("expected {url} to be refused, but it connected"),
-    }
-}
-
-/// The next text frame as JSON (pings and pongs skipped), within [`WAIT`].
-async fn next_json(ws: &mut Ws) -> Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let next = tokio::time::timeout_at(deadline, ws.next())
-            .await
-            .expect("no frame within 5 s");
-        match next {
-            Some(Ok(Message::Text(text))) => {
-                return serde_json::from_str(text.as_str())
-                    .unwrap_or_else(|e| panic!("frame is not JSON ({e}): {text:?}"))
-            }
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            other => panic!("expected a text frame, got {other:?}"),
-        }
-    }
-}
-
-/// The next text frame that is not a `presence` frame.
-async fn next_non_presence(ws: &mut Ws) -> Value {
-    loop {
-        let frame = next_json(ws).await;
-        if frame["type"] != "presence" {
-            return frame;
-        }
-    }
-}
-
-/// Asserts that no frame (other than ping/pong) arrives within [`QUIET`].
-async fn assert_quiet(ws: &mut Ws) {
-    let next = timeout(QUIET, async {
-        loop {
-            match ws.next().await {
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                other => return other,
-            }
-        }
-    })
-    .await;
-    if let Ok(frame) = next {
-        panic!("expected no frame, got {frame:?}");
-    }
-}
-
-/// Waits for the close frame (it must be the next frame) and returns its
-/// code; then lets the closing handshake finish.
-async fn close_code(ws: &mut Ws) -> u16 {
-    let deadline = Instant::now() + WAIT;
-    let code = loop {
-        let next = tokio::time::timeout_at(deadline, ws.next())
-            .await
-            .expect("no close frame within 5 s");
-        match next {
-            Some(Ok(Message::Close(Some(frame)))) => break u16::from(frame.code),
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            other => panic!("expected a close frame, got {other:?}"),
-        }
-    };
-    finish_close(ws).await;
-    code
-}
-
-/// Polls a closing socket until it ends, so our close reply goes out.
-async fn finish_close(ws: &mut Ws) {
-    let _ = timeout(Duration::from_secs(2), async {
-        while let Some(Ok(_)) = ws.next().await {}
-    })
-    .await;
-}
-
-/// Sends a JSON text frame.
-async fn send_json(ws: &mut Ws, value: Value) {
-    ws.send(Message::text(value.to_string()))
-        .await
-        .expect("send failed");
-}
-
-/// Sends `{"type": "message", "text": text, "nonce": nonce}`.
-async fn post(ws: &mut Ws, text: &str, nonce: &str) {
-    send_json(ws, json!({"type": "message", "text": text, "nonce": nonce})).await;
-}
-
-/// The next frame, which must be a `message` frame; returns it whole.
-async fn next_message(ws: &mut Ws) -> Value {
-    let frame = next_json(ws).await;
-    assert_eq!(frame["type"], "message", "{frame}");
-    frame
-}
-
-/// The next frame, which must be an `error` frame with `code`.
-async fn expect_error(ws: &mut Ws, code: &str) -> Value {
-    let frame = next_json(ws).await;
-    assert_eq!(frame["type"], "error", "{frame}");
-    assert_eq!(frame["code"], code, "{frame}");
-    assert!(
-        frame["detail"].as_str().is_some_and(|d| !d.is_empty()),
-        "{frame}"
-    );
-    frame
-}
-
-/// Ping, and expect the pong: the socket is still open and served.
-async fn assert_alive(ws: &mut Ws) {
-    send_json(ws, json!({"type": "ping"})).await;
-    assert_eq!(next_json(ws).await, json!({"type": "pong"}));
+    join_url(&app.ws_url("films", chat, query)).await
 }
 
 /// Creates a films chat; returns its id.
 async fn create(app: &TestApp, token: &str, title: &str) -> i64 {
-    let (status, body) = app
-        .create_chat(token, &[("title", title), ("room", "films")])
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body["chat"]["id"].as_i64().unwrap()
+    app.new_chat_id(token, "films", title).await
 }
 
-/// `GET /api/chat/films/<chat>/` as JSON.
-async fn chat_json(app: &TestApp, chat: i64) -> Value {
-    let response = app
-        .client
-        .get(app.url(&format!("/api/chat/films/{chat}/")))
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = json_of(response).await;
-    assert_eq!(status, 200, "{body}");
-    body
-}
-
-/// `GET /api/chat/films/<chat>/messages/<query>` (200) as JSON.
+/// A page of a films chat's messages (`query`: `""`, `"?after=3"`...).
 async fn history(app: &TestApp, chat: i64, query: &str) -> Value {
-    let response = app
-        .client
-        .get(app.url(&format!("/api/chat/films/{chat}/messages/{query}")))
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = json_of(response).await;
-    assert_eq!(status, 200, "{body}");
-    body
-}
-
-/// The `results` of a history page.
-fn results(page: &Value) -> Vec<Value> {
-    page["results"].as_array().unwrap().clone()
-}
-
-/// `GET /api/user/` id of a token's user.
-async fn user_id(app: &TestApp, token: &str) -> i64 {
-    let response = app
-        .client
-        .get(app.url("/api/user/"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = json_of(response).await;
-    assert_eq!(status, 200, "{body}");
-    body["id"].as_i64().unwrap()
+    app.history("films", chat, query).await
 }
 
 /// PATCH of a message's text over REST.
 async fn rest_edit(app: &TestApp, token: &str, chat: i64, id: i64, text: &str) -> (u16, Value) {
-    let response = app
-        .client
-        .patch(app.url(&format!("/api/chat/films/{chat}/messages/{id}/")))
-        .bearer_auth(token)
-        .json(&json!({ "text": text }))
-        .send()
-        .await
-        .unwrap();
-    json_of(response).await
+    let path = format!("/api/chat/films/{chat}/messages/{id}/");
+    let request = app.client.patch(app.url(&path)).bearer_auth(token);
+    send(request.json(&json!({ "text": text }))).await
 }
 
 /// DELETE of a message over REST: status and body text.
 async fn rest_delete(app: &TestApp, token: &str, chat: i64, id: i64) -> (u16, String) {
-    let response = app
-        .client
-        .delete(app.url(&format!("/api/chat/films/{chat}/messages/{id}/")))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.text().await.unwrap())
-}
-
-/// `2023-08-03T08:51:26.593514Z`
-fn assert_timestamp(value: &Value) {
-    let text = value
-        .as_str()
-        .unwrap_or_else(|| panic!("{value} is not a string"));
-    let bytes = text.as_bytes();
-    let shape_ok = bytes.len() == 27
-        && bytes.iter().enumerate().all(|(i, b)| match i {
-            4 | 7 => *b == b'-',
-            10 => *b == b'T',
-            13 | 16 => *b == b':',
-            19 => *b == b'.',
-            26 => *b == b'Z',
-            _ => b.is_ascii_digit(),
-        });
-    assert!(shape_ok, "bad timestamp {text:?}");
+    let path = format!("/api/chat/films/{chat}/messages/{id}/");
+    send_raw(app.client.delete(app.url(&path)).bearer_auth(token)).await
 }
 
 /// Checks a fresh (unedited, undeleted) message object.
@@ -292,16 +65,6 @@ fn assert_fresh_message(message: &Value, chat: i64, user: i64, user_name: &str, 
     assert_timestamp(&message["timestamp"]);
 }
 
-fn id_of(frame: &Value) -> i64 {
-    frame["message"]["id"]
-        .as_i64()
-        .unwrap_or_else(|| panic!("no message id in {frame}"))
-}
-
-fn ids(messages: &[Value]) -> Vec<i64> {
-    messages.iter().map(|m| m["id"].as_i64().unwrap()).collect()
-}
-
 // ---------------------------------------------------------------------------
 // Fan-out
 // ---------------------------------------------------------------------------
@@ -314,7 +77,7 @@ async fn every_member_gets_every_message_once_in_the_same_order() {
     let mut user_ids = Vec::new();
     for name in names {
         let token = app.user(name).await;
-        user_ids.push(user_id(&app, &token).await);
+        user_ids.push(app.user_id(&token).await);
         tokens.push(token);
     }
     let chat = create(&app, &tokens[0], "Dune").await;
@@ -425,9 +188,9 @@ async fn hello_names_the_user_counts_sockets_and_carries_the_last_50_messages() 
     })
     .await;
     let token = app.user("alice").await;
-    let alice = user_id(&app, &token).await;
+    let alice = app.user_id(&token).await;
     let chat = create(&app, &token, "Dune").await;
-    let chat_view = chat_json(&app, chat).await;
+    let chat_view = app.get_ok(&format!("/api/chat/films/{chat}/")).await;
 
     let (mut a, hello) = join(&app, chat, Some(&token)).await;
     assert_eq!(
@@ -465,9 +228,7 @@ async fn hello_names_the_user_counts_sockets_and_carries_the_last_50_messages() 
 
     // Authorization header instead of ?token=.
     let bob = app.user("bob").await;
-    let mut request = ws_url(&app, "films", chat, "")
-        .into_client_request()
-        .unwrap();
+    let mut request = app.ws_url("films", chat, "").into_client_request().unwrap();
     request
         .headers_mut()
         .insert("Authorization", format!("Bearer {bob}").parse().unwrap());
@@ -558,7 +319,7 @@ async fn no_message_is_lost_or_repeated_between_hello_and_the_live_frames() {
 async fn bad_frames_get_error_frames_and_the_socket_stays_open() {
     let app = spawn_app().await;
     let token = app.user("alice").await;
-    let alice = user_id(&app, &token).await;
+    let alice = app.user_id(&token).await;
     let chat = create(&app, &token, "Dune").await;
 
     // Read-only socket: writes are refused, reads still work.
@@ -629,7 +390,7 @@ async fn edits_and_deletes_are_broadcast_and_author_only() {
     let app = spawn_app().await;
     let alice_token = app.user("alice").await;
     let bob_token = app.user("bob").await;
-    let alice = user_id(&app, &alice_token).await;
+    let alice = app.user_id(&alice_token).await;
     let chat = create(&app, &alice_token, "Dune").await;
 
     let (mut a, _) = join(&app, chat, Some(&alice_token)).await;
@@ -902,7 +663,7 @@ async fn a_client_that_never_reads_is_dropped_and_the_others_keep_receiving() {
         json!({"type": "presence", "online": 2})
     );
     // The slow client: its hello is never read, nor anything after it.
-    let mut slow = connect_url(&ws_url(&app, "films", chat, "")).await;
+    let mut slow = connect(&app.ws_url("films", chat, "")).await;
     for ws in [&mut reader, &mut sender] {
         assert_eq!(
             next_json(ws).await,
@@ -1180,7 +941,7 @@ async fn chat_updates_and_deletion_reach_the_sockets() {
 
     assert_quiet(&mut outsider).await;
     assert_alive(&mut outsider).await;
-    assert_eq!(refused_status(&ws_url(&app, "films", chat, "")).await, 404);
+    assert_eq!(refused_status(&app.ws_url("films", chat, "")).await, 404);
 }
 
 #[tokio::test]
@@ -1190,26 +951,21 @@ async fn refusals_before_the_upgrade() {
     let chat = create(&app, &token, "Dune").await;
 
     assert_eq!(
-        refused_status(&ws_url(&app, "films", chat + 1000, "")).await,
+        refused_status(&app.ws_url("films", chat + 1000, "")).await,
         404
     );
-    assert_eq!(refused_status(&ws_url(&app, "movies", chat, "")).await, 404);
-    assert_eq!(refused_status(&ws_url(&app, "music", chat, "")).await, 404);
+    assert_eq!(refused_status(&app.ws_url("movies", chat, "")).await, 404);
+    assert_eq!(refused_status(&app.ws_url("music", chat, "")).await, 404);
     assert_eq!(
-        refused_status(&ws_url(&app, "films", chat, "token=not-a-token")).await,
+        refused_status(&app.ws_url("films", chat, "token=not-a-token")).await,
         401
     );
-    let response = app
-        .client
-        .get(app.url(&format!("/chat/films/{chat}/")))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get(&format!("/chat/films/{chat}/")).await;
     assert_eq!(response.status(), 426);
 
     // The path without its trailing slash works too.
     let host = app.base.trim_start_matches("http://");
-    let mut ws = connect_url(&format!("ws://{host}/chat/films/{chat}?token={token}")).await;
+    let mut ws = connect(&format!("ws://{host}/chat/films/{chat}?token={token}")).await;
     let hello = next_json(&mut ws).await;
     assert_eq!(hello["type"], "hello");
     assert_eq!(hello["user"], "alice");
@@ -1271,7 +1027,7 @@ async fn a_client_that_stops_answering_pings_is_dropped_and_the_room_is_told() {
     let chat = create(&app, &token, "Dune").await;
     let (mut a, _) = join(&app, chat, Some(&token)).await;
     // Never read: it never answers a ping.
-    let mut dead = connect_url(&ws_url(&app, "films", chat, "")).await;
+    let mut dead = connect(&app.ws_url("films", chat, "")).await;
     assert_eq!(
         next_json(&mut a).await,
         json!({"type": "presence", "online": 2})
@@ -1319,15 +1075,15 @@ async fn sockets_over_the_limit_are_refused_before_the_upgrade() {
     let (mut b, _) = join(&app, other, None).await;
 
     // The limit is over all chats.
-    assert_eq!(refused_status(&ws_url(&app, "films", chat, "")).await, 503);
-    assert_eq!(refused_status(&ws_url(&app, "films", other, "")).await, 503);
+    assert_eq!(refused_status(&app.ws_url("films", chat, "")).await, 503);
+    assert_eq!(refused_status(&app.ws_url("films", other, "")).await, 503);
 
     // A socket that leaves frees its place.
     b.close(None).await.unwrap();
     finish_close(&mut b).await;
     let deadline = Instant::now() + WAIT;
     let mut c = loop {
-        let url = ws_url(&app, "films", chat, "");
+        let url = app.ws_url("films", chat, "");
         match connect_async(&url).await {
             Ok((ws, _)) => break ws,
             Err(tungstenite::Error::Http(response)) if response.status() == 503 => {

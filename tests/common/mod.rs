@@ -1,12 +1,35 @@
-//! Test harness: starts a real chatd in-process on a random port with a
-//! temporary data directory, and talks to it over real sockets.
+//! The shared test harness. Every integration test file that talks to a
+//! server starts with `mod common; use common::*;`, and finds here:
+//!
+//! - this file: a real chatd started in-process on a random port with a
+//!   temporary data directory ([`spawn_app`], [`TestApp`]), the test secret
+//!   and password, tokens signed like the server's, and fixtures;
+//! - `http.rs`: [`ApiClient`] (a [`TestApp`] derefs to one), with the API
+//!   calls tests repeat (register and log in, create a chat, read a chat's
+//!   messages...), response helpers ([`api`], [`json_of`], [`send`],
+//!   [`header`]), the server's fixed messages and shape assertions;
+//! - `ws.rs`: WebSocket helpers ([`connect`], [`next_json`], [`post`],
+//!   [`close_code`], [`send_message`]...).
+//!
+//! A helper used by more than one test file belongs here, not in a copy.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+mod http;
+mod ws;
 
+// Not every test file uses both; the unused half is no mistake there.
+#[allow(unused_imports)]
+pub use http::*;
+#[allow(unused_imports)]
+pub use ws::*;
+
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chatd::auth::Tokens;
 use chatd::{Config, RunningServer, Server};
 use reqwest::multipart::{Form, Part};
-use serde_json::Value;
 
 /// A password that passes every password rule.
 pub const PASSWORD: &str = "correct horse battery";
@@ -14,12 +37,21 @@ pub const PASSWORD: &str = "correct horse battery";
 /// The signing secret every test server uses, so tests can forge tokens.
 pub const SECRET: &str = "test-secret-for-chatd-tests";
 
+/// A chatd running in this process, its client and its data directory.
+/// Everything [`ApiClient`] offers is callable on it directly
+/// (`app.user("alice")`, `app.base`, `app.client`).
 pub struct TestApp {
     pub server: Option<RunningServer>,
-    /// `http://127.0.0.1:<port>`
-    pub base: String,
-    pub client: reqwest::Client,
+    pub api: ApiClient,
     pub dir: tempfile::TempDir,
+}
+
+impl Deref for TestApp {
+    type Target = ApiClient;
+
+    fn deref(&self) -> &ApiClient {
+        &self.api
+    }
 }
 
 /// The configuration tests start from: port 0 and a given data directory.
@@ -47,21 +79,13 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
 pub async fn start(config: Config, dir: tempfile::TempDir) -> TestApp {
     let server = Server::bind(config).await.expect("server starts").spawn();
     TestApp {
-        base: server.url(),
+        api: ApiClient::new(server.url()),
         server: Some(server),
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
         dir,
     }
 }
 
 impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
-    }
-
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().to_path_buf()
     }
@@ -73,76 +97,24 @@ impl TestApp {
         let config = test_config(self.dir.path());
         start(config, self.dir).await
     }
-
-    /// Registers `username` (e-mail `<username>@example.com`) with [`PASSWORD`].
-    pub async fn register(&self, username: &str) {
-        let response = self
-            .client
-            .post(self.url("/api/register/"))
-            .form(&[
-                ("username", username),
-                ("email", &format!("{username}@example.com")),
-                ("password", PASSWORD),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
-    }
-
-    /// Logs in and returns `(access, refresh)`.
-    pub async fn login(&self, username: &str) -> (String, String) {
-        let response = self
-            .client
-            .post(self.url("/api/token/"))
-            .form(&[("username", username), ("password", PASSWORD)])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        let body: Value = response.json().await.unwrap();
-        (
-            body["access"].as_str().unwrap().to_string(),
-            body["refresh"].as_str().unwrap().to_string(),
-        )
-    }
-
-    /// Registers and logs in; returns the access token.
-    pub async fn user(&self, username: &str) -> String {
-        self.register(username).await;
-        self.login(username).await.0
-    }
-
-    /// Creates a chat with form fields; returns the status and JSON body.
-    pub async fn create_chat(&self, token: &str, fields: &[(&str, &str)]) -> (u16, Value) {
-        let response = self
-            .client
-            .post(self.url("/api/chat/"))
-            .bearer_auth(token)
-            .form(fields)
-            .send()
-            .await
-            .unwrap();
-        json_of(response).await
-    }
 }
 
-/// Status and JSON body of a response (panics on a non-JSON body).
-pub async fn json_of(response: reqwest::Response) -> (u16, Value) {
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text:?}"));
-    (status, body)
+/// Tokens signed with [`SECRET`], as the test servers sign theirs (for
+/// forging expired or altered tokens).
+pub fn test_tokens() -> Tokens {
+    Tokens::new(SECRET, Duration::from_secs(60), Duration::from_secs(60))
+}
+
+/// The path of a fixture under `tests/fixtures/`.
+pub fn fixture_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 /// The bytes of a fixture under `tests/fixtures/`.
 pub fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(name),
-    )
-    .unwrap()
+    std::fs::read(fixture_path(name)).unwrap()
 }
 
 /// A multipart file part.
@@ -158,4 +130,15 @@ pub fn text_form(fields: &[(&str, &str)]) -> Form {
     fields.iter().fold(Form::new(), |form, (name, value)| {
         form.text(name.to_string(), value.to_string())
     })
+}
+
+/// A multipart form with text fields and one file part named `field`.
+pub fn file_form(
+    fields: &[(&str, &str)],
+    field: &str,
+    bytes: Vec<u8>,
+    filename: &str,
+    mime: &str,
+) -> Form {
+    text_form(fields).part(field.to_string(), file_part(bytes, filename, mime))
 }
