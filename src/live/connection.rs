@@ -20,13 +20,14 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::app::App;
 use crate::config::WsLimits;
-use crate::live::hub::{close, Control, Outbound, Peer};
-use crate::domain::views::{ChatView, MessageView};
 use crate::domain::rooms::Room;
+use crate::domain::throttle::{Rate, TokenBucket};
+use crate::domain::views::{ChatView, MessageView};
+use crate::live::hub::{close, Control, Outbound, Peer};
+use crate::live::writer::{error_frame, frame, Op, Reply};
 use crate::storage::chats;
 use crate::storage::messages;
 use crate::storage::users::User;
-use crate::live::writer::{error_frame, frame, Op, Reply};
 
 /// Messages in a `hello` without `?after=`.
 pub const HELLO_HISTORY: u64 = 50;
@@ -292,36 +293,12 @@ async fn write_loop<S>(
     tracing::debug!(code, ?closed, "socket writer done");
 }
 
-/// A token bucket: `burst` frames at once, refilled at `rate` per second.
-struct Bucket {
-    tokens: f64,
-    rate: f64,
-    burst: f64,
-    at: Instant,
-}
-
-impl Bucket {
-    fn new(limits: &WsLimits) -> Bucket {
-        Bucket {
-            tokens: f64::from(limits.burst),
-            rate: limits.rate_per_sec,
-            burst: f64::from(limits.burst),
-            at: Instant::now(),
-        }
-    }
-
-    /// Takes a token, or says how many whole seconds until one is there.
-    fn take(&mut self) -> Result<(), u64> {
-        let now = Instant::now();
-        self.tokens =
-            (self.tokens + now.duration_since(self.at).as_secs_f64() * self.rate).min(self.burst);
-        self.at = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(((1.0 - self.tokens) / self.rate).ceil() as u64)
-        }
+/// The socket's frame budget: `burst` frames at once, refilled at `rate`
+/// per second.
+fn frame_rate(limits: &WsLimits) -> Rate {
+    Rate {
+        burst: f64::from(limits.burst),
+        per_sec: limits.rate_per_sec,
     }
 }
 
@@ -337,7 +314,7 @@ async fn read_loop<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut bucket = Bucket::new(limits);
+    let mut bucket = TokenBucket::full(frame_rate(limits), Instant::now());
     loop {
         let next = tokio::select! {
             next = stream.next() => next,
@@ -425,8 +402,15 @@ pub fn message_text(
 ) -> Result<String, (&'static str, String)> {
     let text = match value {
         serde_json::Value::String(text) => text.trim(),
-        serde_json::Value::Null => return Err(("blank", crate::domain::rules::REQUIRED.to_string())),
-        _ => return Err(("invalid_json", crate::domain::rules::NOT_A_STRING.to_string())),
+        serde_json::Value::Null => {
+            return Err(("blank", crate::domain::rules::REQUIRED.to_string()))
+        }
+        _ => {
+            return Err((
+                "invalid_json",
+                crate::domain::rules::NOT_A_STRING.to_string(),
+            ))
+        }
     };
     if text.is_empty() {
         return Err(("blank", crate::domain::rules::BLANK.to_string()));
@@ -447,7 +431,7 @@ async fn handle_text(
     session: &Session,
     peer: &Peer,
     limits: &WsLimits,
-    bucket: &mut Bucket,
+    bucket: &mut TokenBucket,
     text: &str,
 ) {
     let command = match parse_command(text) {
@@ -464,7 +448,7 @@ async fn handle_text(
             "Authentication credentials were not provided.",
         ));
     };
-    if let Err(wait) = bucket.take() {
+    if let Err(wait) = bucket.take(frame_rate(limits), Instant::now()) {
         let detail = crate::domain::error::messages::throttled(wait);
         return peer.send(error_frame("throttled", &detail));
     }
@@ -592,16 +576,17 @@ mod tests {
     }
 
     #[test]
-    fn bucket_allows_a_burst_then_throttles() {
+    fn the_frame_budget_allows_a_burst_then_throttles() {
         let limits = WsLimits {
             burst: 3,
             rate_per_sec: 1.0,
             ..WsLimits::default()
         };
-        let mut bucket = Bucket::new(&limits);
+        let (rate, now) = (frame_rate(&limits), Instant::now());
+        let mut bucket = TokenBucket::full(rate, now);
         for _ in 0..3 {
-            assert!(bucket.take().is_ok());
+            assert!(bucket.take(rate, now).is_ok());
         }
-        assert_eq!(bucket.take(), Err(1));
+        assert_eq!(bucket.take(rate, now), Err(1));
     }
 }

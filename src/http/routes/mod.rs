@@ -28,9 +28,9 @@ use warp::reply::Response;
 use warp::Filter;
 
 use crate::app::App;
-use crate::http::body::{self, BodyStream, Form, Limits};
 use crate::domain::error::Error;
 use crate::domain::pagination::{self, PageRequest};
+use crate::http::body::{self, BodyStream, Form, Limits};
 use crate::http::error::ApiError;
 use crate::storage::store::Counted;
 use crate::storage::Db;
@@ -83,7 +83,7 @@ impl Req {
         if !self.app.config.rate_limit {
             return Ok(());
         }
-        let ip = crate::domain::throttle::client_ip(
+        let ip = crate::http::client_ip::client_ip(
             self.peer.map(|p| p.ip()),
             &self.headers,
             self.app.config.trust_proxy,

@@ -18,9 +18,9 @@ use warp::reply::Response;
 use warp::Filter;
 
 use super::{other_method, respond, Req, ReqFilter};
-use crate::http::error::ApiError;
 use crate::domain::pagination::{query_pairs, query_value};
 use crate::domain::rooms::Room;
+use crate::http::error::ApiError;
 use crate::live::connection::{self as socket, Session};
 
 pub fn routes(
@@ -98,7 +98,7 @@ async fn connect(room: String, id: i64, req: Req) -> Result<Response, ApiError> 
             "Too many open sockets; try again later.",
         ));
     }
-    let client = crate::domain::throttle::client_ip(
+    let client = crate::http::client_ip::client_ip(
         req.peer.map(|p| p.ip()),
         &req.headers,
         app.config.trust_proxy,
