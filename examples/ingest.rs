@@ -33,7 +33,8 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-use chatd::live::hub::{Control, Hub, Outbound, Peer};
+use chatd::live::hub::Hub;
+use chatd::live::peer::{Control, Outbound, Peer};
 use chatd::domain::rooms::Room;
 use chatd::storage::chats::{self, NewChat};
 use chatd::live::writer::{Op, Writer};

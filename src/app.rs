@@ -9,16 +9,15 @@ use warp::http::HeaderMap;
 
 use crate::auth::{self, Credentials, TokenType, Tokens};
 use crate::config::Config;
-use crate::http::error::ApiError;
-use crate::live::hub::Hub;
-use crate::storage::media::Media;
-use crate::metrics::Metrics;
 use crate::domain::rooms::Room;
+use crate::domain::throttle::{Limiter, PerAddress};
+use crate::http::error::ApiError;
+use crate::live::Live;
+use crate::metrics::Metrics;
 use crate::storage::chats::{self, Chat};
+use crate::storage::media::Media;
 use crate::storage::users::{self, User};
 use crate::storage::Db;
-use crate::domain::throttle::{Limiter, PerAddress};
-use crate::live::writer::Writer;
 
 /// Shared state of one running server.
 pub struct App {
@@ -28,10 +27,8 @@ pub struct App {
     pub tokens: Tokens,
     /// The thread that runs argon2 (see [`auth::Hasher`]).
     pub hasher: auth::Hasher,
-    /// Open WebSockets by chat.
-    pub hub: Arc<Hub>,
-    /// The one writer of messages (group commit).
-    pub writer: Writer,
+    /// Live rooms: open sockets, the message writer, events to sockets.
+    pub live: Arc<Live>,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
     /// Per-address throttles of register and of login/refresh.
@@ -55,19 +52,22 @@ impl App {
         let media = Media::open(config.media_dir())?;
         let secret = auth::load_secret(config.secret.as_deref(), &config.data_dir)?;
         let tokens = Tokens::new(secret, config.access_ttl, config.refresh_ttl);
-        let hub = Arc::new(Hub::new(config.ws.max_sockets));
         let metrics = Arc::new(Metrics::default());
         let config_rates = (config.register_rate, config.login_rate);
         let sockets_per_ip = Arc::new(PerAddress::new(config.ws.max_sockets_per_ip));
-        let writer = Writer::start(&config.db_path(), hub.clone(), metrics.clone())?;
+        let live = Live::start(
+            db.clone(),
+            &config.db_path(),
+            config.ws.clone(),
+            metrics.clone(),
+        )?;
         Ok(Arc::new(App {
             config,
             db,
             media,
             tokens,
             hasher: auth::Hasher::start()?,
-            hub,
-            writer,
+            live: Arc::new(live),
             metrics,
             register_limiter: Limiter::new(config_rates.0),
             login_limiter: Limiter::new(config_rates.1),
