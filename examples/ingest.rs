@@ -34,7 +34,8 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
 use chatd::domain::rooms::Room;
-use chatd::live::hub::{Control, Hub, Outbound, Peer};
+use chatd::live::hub::Hub;
+use chatd::live::peer::{Control, Outbound, Peer};
 use chatd::live::writer::{Op, Writer};
 use chatd::storage::chats::{self, NewChat};
 

@@ -9,8 +9,7 @@ use std::sync::Arc;
 use crate::auth::{self, Tokens};
 use crate::config::Config;
 use crate::domain::throttle::{Limiter, PerAddress};
-use crate::live::hub::Hub;
-use crate::live::writer::Writer;
+use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::storage::media::Media;
 use crate::storage::Db;
@@ -23,10 +22,8 @@ pub struct App {
     pub tokens: Tokens,
     /// The thread that runs argon2 (see [`auth::Hasher`]).
     pub hasher: auth::Hasher,
-    /// Open WebSockets by chat.
-    pub hub: Arc<Hub>,
-    /// The one writer of messages (group commit).
-    pub writer: Writer,
+    /// Live rooms: open sockets, the message writer, events to sockets.
+    pub live: Arc<Live>,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
     /// Per-address throttles of register and of login/refresh.
@@ -50,19 +47,22 @@ impl App {
         let media = Media::open(config.media_dir())?;
         let secret = auth::load_secret(config.secret.as_deref(), &config.data_dir)?;
         let tokens = Tokens::new(secret, config.access_ttl, config.refresh_ttl);
-        let hub = Arc::new(Hub::new(config.ws.max_sockets));
         let metrics = Arc::new(Metrics::default());
         let config_rates = (config.register_rate, config.login_rate);
         let sockets_per_ip = Arc::new(PerAddress::new(config.ws.max_sockets_per_ip));
-        let writer = Writer::start(&config.db_path(), hub.clone(), metrics.clone())?;
+        let live = Live::start(
+            db.clone(),
+            &config.db_path(),
+            config.ws.clone(),
+            metrics.clone(),
+        )?;
         Ok(Arc::new(App {
             config,
             db,
             media,
             tokens,
             hasher: auth::Hasher::start()?,
-            hub,
-            writer,
+            live: Arc::new(live),
             metrics,
             register_limiter: Limiter::new(config_rates.0),
             login_limiter: Limiter::new(config_rates.1),

@@ -7,7 +7,8 @@
 //! - [`config`]: the typed settings a server runs with, and their defaults.
 //! - [`app`]: the state a running server shares, and how it is opened.
 //! - [`http`]: the edge: accept loop, routes, bodies, the HTTP error.
-//! - [`live`]: live rooms: hub, one socket's life, the message writer.
+//! - [`live`]: live rooms: the WebSocket protocol, the fan-out of events,
+//!   the hub, one socket's life, the message writer.
 //! - [`domain`]: rooms, validation and permissions, views, pagination.
 //! - [`auth`]: passwords and tokens.
 //! - [`storage`]: schema, migrations, queries, the media folder.

@@ -1,18 +1,13 @@
-//! Throttling by client address: a token bucket per IP for the endpoints an
-//! attacker would hammer (register, login, refresh). Exceeding it answers
-//! `429` with `Retry-After`, in DRF's words.
-//!
-//! Behind a reverse proxy every request comes from the proxy's address, so
-//! with `--trust-proxy` the client is taken from the last `X-Forwarded-For`
-//! entry (the one our proxy appended; earlier ones are the client's to
-//! forge). Without it that header is ignored.
+//! Throttling: the one [`TokenBucket`], used per client address for the
+//! endpoints an attacker would hammer (register, login, refresh; exceeding
+//! it answers `429` with `Retry-After`, in DRF's words) and per socket for
+//! the frames a client sends. Which address a request comes from is the
+//! edge's business (`crate::http::client_ip`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Instant;
-
-use warp::http::HeaderMap;
 
 /// Buckets kept at most; beyond that, full (idle) buckets are forgotten.
 const MAX_TRACKED: usize = 100_000;
@@ -36,10 +31,50 @@ pub const LOGIN: Rate = Rate {
     per_sec: 2.0,
 };
 
+/// `rate.burst` takes at once, refilled continuously at `rate.per_sec`.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenBucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl TokenBucket {
+    /// A bucket that starts full at `now`.
+    pub fn full(rate: Rate, now: Instant) -> TokenBucket {
+        TokenBucket {
+            tokens: rate.burst,
+            at: now,
+        }
+    }
+
+    /// Takes a token, or says how many whole seconds (at least 1) until
+    /// one is there.
+    pub fn take(&mut self, rate: Rate, now: Instant) -> Result<(), u64> {
+        self.tokens = self.tokens_at(rate, now).min(rate.burst);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - self.tokens) / rate.per_sec).ceil().max(1.0) as u64)
+        }
+    }
+
+    /// True when the bucket has refilled: forgetting it changes nothing.
+    fn is_full(&self, rate: Rate, now: Instant) -> bool {
+        self.tokens_at(rate, now) >= rate.burst
+    }
+
+    /// Tokens at `now`, before the cap at `burst`.
+    fn tokens_at(&self, rate: Rate, now: Instant) -> f64 {
+        self.tokens + now.duration_since(self.at).as_secs_f64() * rate.per_sec
+    }
+}
+
 /// Token buckets by client address.
 pub struct Limiter {
     rate: Rate,
-    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+    buckets: Mutex<HashMap<IpAddr, TokenBucket>>,
 }
 
 impl Limiter {
@@ -54,22 +89,14 @@ impl Limiter {
     pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let rate = self.rate;
         if buckets.len() >= MAX_TRACKED {
-            let rate = self.rate;
-            buckets.retain(|_, (tokens, at)| {
-                *tokens + now.duration_since(*at).as_secs_f64() * rate.per_sec < rate.burst
-            });
+            buckets.retain(|_, bucket| !bucket.is_full(rate, now));
         }
-        let (tokens, at) = buckets.entry(ip).or_insert((self.rate.burst, now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate.per_sec)
-            .min(self.rate.burst);
-        *at = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(((1.0 - *tokens) / self.rate.per_sec).ceil().max(1.0) as u64)
-        }
+        buckets
+            .entry(ip)
+            .or_insert_with(|| TokenBucket::full(rate, now))
+            .take(rate, now)
     }
 }
 
@@ -127,23 +154,6 @@ impl Drop for SocketSlot {
     }
 }
 
-/// The address a request is throttled by.
-pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trust_proxy: bool) -> Option<IpAddr> {
-    if trust_proxy {
-        let forwarded = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|ip| ip.trim().parse::<IpAddr>().ok())
-            .next_back();
-        if forwarded.is_some() {
-            return forwarded;
-        }
-    }
-    peer
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +174,24 @@ mod tests {
     }
 
     #[test]
+    fn a_bucket_refills_at_its_rate_up_to_the_burst() {
+        let rate = Rate {
+            burst: 2.0,
+            per_sec: 1.0,
+        };
+        let start = Instant::now();
+        let mut bucket = TokenBucket::full(rate, start);
+        assert!(bucket.take(rate, start).is_ok());
+        assert!(bucket.take(rate, start).is_ok());
+        assert_eq!(bucket.take(rate, start), Err(1));
+        let later = start + std::time::Duration::from_secs(10);
+        assert!(bucket.is_full(rate, later));
+        assert!(bucket.take(rate, later).is_ok());
+        assert!(bucket.take(rate, later).is_ok());
+        assert_eq!(bucket.take(rate, later), Err(1), "capped at the burst");
+    }
+
+    #[test]
     fn sockets_per_address_are_capped_and_given_back() {
         let per = std::sync::Arc::new(PerAddress::new(2));
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
@@ -174,18 +202,5 @@ mod tests {
         drop(a);
         assert_eq!(per.count(ip), 1);
         assert!(per.acquire(ip).is_some());
-    }
-
-    #[test]
-    fn forwarded_for_counts_only_behind_a_trusted_proxy() {
-        let mut headers = HeaderMap::new();
-        headers.insert("x-forwarded-for", "6.6.6.6, 203.0.113.7".parse().unwrap());
-        let peer: Option<IpAddr> = Some("127.0.0.1".parse().unwrap());
-        assert_eq!(client_ip(peer, &headers, false), peer);
-        assert_eq!(
-            client_ip(peer, &headers, true),
-            Some("203.0.113.7".parse().unwrap())
-        );
-        assert_eq!(client_ip(peer, &HeaderMap::new(), true), peer);
     }
 }

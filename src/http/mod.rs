@@ -1,8 +1,9 @@
 //! The HTTP edge: the accept loop, routes and handlers, request bodies,
-//! replies, CORS, and the one HTTP error type ([`error::ApiError`]) with
-//! its DRF-shaped rendering. Nothing below this layer knows about HTTP.
+//! replies, CORS, the client's address, and the one HTTP error type
+//! ([`error::ApiError`]) with its DRF-shaped rendering. Nothing below this layer knows about HTTP.
 
 pub mod body;
+pub mod client_ip;
 pub mod cors;
 pub mod error;
 pub mod reply;

@@ -87,7 +87,7 @@ impl Req {
         if !self.app.config.rate_limit {
             return Ok(());
         }
-        let ip = crate::domain::throttle::client_ip(
+        let ip = crate::http::client_ip::client_ip(
             self.peer.map(|p| p.ip()),
             &self.headers,
             self.app.config.trust_proxy,

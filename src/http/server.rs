@@ -160,11 +160,11 @@ impl Server {
         let _ = stop_tx.send(true);
         // Sockets close with 1001; once their readers are done, nothing new
         // reaches the writer, and the flush commits whatever is queued.
-        app.hub.shut_down();
-        if !app.hub.wait_empty(DRAIN_TIMEOUT).await {
+        app.live.hub.shut_down();
+        if !app.live.hub.wait_empty(DRAIN_TIMEOUT).await {
             tracing::warn!("sockets still open after {DRAIN_TIMEOUT:?}");
         }
-        app.writer.flush().await;
+        app.live.writer.flush().await;
         let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
         if tokio::time::timeout(DRAIN_TIMEOUT, slots.acquire_many(all))
             .await

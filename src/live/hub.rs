@@ -1,5 +1,7 @@
 //! The WebSocket hub: which sockets are open in which chat, and fan-out of
-//! frames to them.
+//! frames to them. It carries bytes; what they say is
+//! [`protocol`]'s business. It is also the local [`Fanout`]: an [`Event`]
+//! is rendered per base URL and sent to the chat's sockets.
 //!
 //! Each socket has a bounded outbound queue. A broadcast serializes its frame
 //! once per distinct base URL (links in frames are absolute; nearly always
@@ -9,110 +11,16 @@
 //! never slows a room or grows memory. A chat with no sockets has no entry.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, Notify};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-/// Close codes the server uses.
-pub mod close {
-    /// Normal end (the client left).
-    pub const NORMAL: u16 = 1000;
-    /// Server shutting down.
-    pub const GOING_AWAY: u16 = 1001;
-    /// The client fell too far behind.
-    pub const POLICY: u16 = 1008;
-    /// The client sent a frame over the size limit.
-    pub const TOO_BIG: u16 = 1009;
-    /// The chat was deleted.
-    pub const CHAT_DELETED: u16 = 4404;
-}
-
-/// What a socket's writer task sends.
-#[derive(Debug, Clone)]
-pub enum Outbound {
-    /// A text frame; `message_id` is set on `message` frames so the writer
-    /// can skip ones its `hello` already carried.
-    Text {
-        frame: Utf8Bytes,
-        message_id: Option<i64>,
-    },
-    /// A close frame with this code; the last thing sent.
-    Close(u16),
-}
-
-/// Shared between a socket's reader task, writer task and the hub.
-#[derive(Debug, Default)]
-pub struct Control {
-    /// The close code requested (0: none yet).
-    close: AtomicU16,
-    closed: Notify,
-    /// Microseconds since the socket opened when the client was last heard from.
-    last_seen_micros: AtomicU64,
-}
-
-impl Control {
-    /// Asks the socket to close with `code`; the first request wins.
-    pub fn close(&self, code: u16) {
-        if self
-            .close
-            .compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
-            self.closed.notify_waiters();
-        }
-    }
-
-    /// The requested close code, if any.
-    pub fn close_code(&self) -> Option<u16> {
-        match self.close.load(Ordering::Acquire) {
-            0 => None,
-            code => Some(code),
-        }
-    }
-
-    /// Completes once a close was requested.
-    pub async fn closed(&self) {
-        loop {
-            let notified = self.closed.notified();
-            if self.close_code().is_some() {
-                return;
-            }
-            notified.await;
-        }
-    }
-
-    pub fn touch(&self, since_start: Duration) {
-        self.last_seen_micros
-            .store(since_start.as_micros() as u64, Ordering::Relaxed);
-    }
-
-    /// When the client was last heard from, in whole microseconds.
-    pub fn last_seen(&self) -> Duration {
-        Duration::from_micros(self.last_seen_micros.load(Ordering::Relaxed))
-    }
-}
-
-/// A handle to one socket: its queue and its control block.
-#[derive(Debug, Clone)]
-pub struct Peer {
-    pub tx: mpsc::Sender<Outbound>,
-    pub control: Arc<Control>,
-}
-
-impl Peer {
-    /// Queues a frame for this socket alone; a full queue closes it (1008).
-    pub fn send(&self, frame: Utf8Bytes) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(Outbound::Text {
-            frame,
-            message_id: None,
-        }) {
-            self.control.close(close::POLICY);
-        }
-    }
-}
+use crate::live::fanout::{Event, Fanout};
+use crate::live::peer::{Outbound, Peer};
+use crate::live::protocol::{self, close};
 
 struct Member {
     id: u64,
@@ -201,7 +109,7 @@ impl Hub {
         let members = state.chats.entry(chat_id).or_default();
         members.push(Member { id, base, peer });
         let online = members.len();
-        let frame = presence_frame(online);
+        let frame = protocol::presence(online);
         let dropped = send_to(members, true, |_| frame.clone(), None, Some(id));
         let online = self.forget(&mut state, chat_id, &dropped).unwrap_or(online);
         Ok((id, online))
@@ -223,7 +131,7 @@ impl Hub {
         if removed > 0 && online > 0 {
             // Presence frames are droppable, so telling the others never
             // drops anyone else.
-            let frame = presence_frame(online);
+            let frame = protocol::presence(online);
             send_to(members, true, |_| frame.clone(), None, None);
         }
         if online == 0 {
@@ -302,6 +210,27 @@ impl Hub {
     }
 }
 
+/// This server's sockets hear of events directly.
+impl Fanout for Hub {
+    fn publish(&self, chat_id: i64, event: Event) {
+        match &event {
+            // Tagged with its id, so a socket whose `hello` carried the
+            // message skips it.
+            Event::MessagePosted { message, .. } => {
+                self.broadcast(chat_id, Some(message.id), |base| {
+                    protocol::event(&event, base)
+                });
+            }
+            Event::ChatDeleted => {
+                self.close_chat(chat_id, close::CHAT_DELETED, |base| {
+                    protocol::event(&event, base)
+                });
+            }
+            _ => self.broadcast(chat_id, None, |base| protocol::event(&event, base)),
+        }
+    }
+}
+
 /// Queues a frame for each member (but `skip`); returns the members whose
 /// queue was full (they are told to close with 1008).
 fn send_to(
@@ -346,14 +275,10 @@ fn send_to(
     dropped
 }
 
-/// `{"type": "presence", "online": N}`
-pub fn presence_frame(online: usize) -> Utf8Bytes {
-    format!(r#"{{"type":"presence","online":{online}}}"#).into()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::live::peer::Control;
 
     fn peer(capacity: usize) -> (Peer, mpsc::Receiver<Outbound>) {
         let (tx, rx) = mpsc::channel(capacity);
@@ -437,6 +362,20 @@ mod tests {
             base.to_string().into()
         });
         assert_eq!(built, ["x", "y"]);
+    }
+
+    #[test]
+    fn as_the_fan_out_it_renders_events_and_closes_deleted_chats() {
+        let hub = Hub::new(10);
+        let (a, mut a_rx) = peer(8);
+        hub.join(1, "http://h".into(), a).unwrap();
+        hub.publish(1, Event::ChatDeleted);
+        assert_eq!(
+            text(a_rx.try_recv().unwrap()),
+            protocol::chat_deleted().as_str()
+        );
+        assert_eq!(text(a_rx.try_recv().unwrap()), "close 4404");
+        assert_eq!(hub.sockets(), 0);
     }
 
     #[test]

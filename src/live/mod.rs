@@ -1,7 +1,75 @@
-//! Live rooms: who is connected to which chat ([`hub`]), one socket's life
-//! ([`connection`]), and the group-committing message writer ([`writer`])
-//! that stores a message before anyone is told of it.
+//! Live rooms over WebSockets.
+//!
+//! - [`protocol`]: every client frame parsed and every server frame built.
+//! - [`fanout`]: the seam: typed [`Event`]s and the [`Fanout`] that
+//!   delivers them to a chat's sockets.
+//! - [`hub`]: which sockets are open in which chat; the local fan-out.
+//! - [`peer`]: one socket's queue and control block.
+//! - [`connection`] and [`outbound`]: one socket's life, its read and its
+//!   write half.
+//! - [`writer`]: the group-committing message writer, which stores a
+//!   message before anyone is told of it.
+//!
+//! [`Live`] holds them together. It is all this module needs from the rest
+//! of the server, so `live` never reaches into the app or the HTTP edge.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::config::WsLimits;
+use crate::metrics::Metrics;
+use crate::storage::Db;
 
 pub mod connection;
+pub mod fanout;
 pub mod hub;
+pub mod outbound;
+pub mod peer;
+pub mod protocol;
 pub mod writer;
+
+pub use fanout::{Event, Fanout};
+
+use hub::Hub;
+use writer::Writer;
+
+/// The live rooms of one server: what a socket and a REST handler need.
+pub struct Live {
+    /// Open sockets by chat.
+    pub hub: Arc<Hub>,
+    /// The one writer of messages (group commit).
+    pub writer: Writer,
+    /// Reads for the `hello`.
+    pub db: Db,
+    pub limits: WsLimits,
+    /// Where events go: the hub, for now (see [`fanout`]).
+    fanout: Arc<dyn Fanout>,
+}
+
+impl Live {
+    /// Starts the hub and the message writer, which opens its own
+    /// connection to the database at `db_path`.
+    pub fn start(
+        db: Db,
+        db_path: &Path,
+        limits: WsLimits,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Live> {
+        let hub = Arc::new(Hub::new(limits.max_sockets));
+        let fanout: Arc<dyn Fanout> = hub.clone();
+        let writer = Writer::start(db_path, fanout.clone(), metrics)?;
+        Ok(Live {
+            hub,
+            writer,
+            db,
+            limits,
+            fanout,
+        })
+    }
+
+    /// Tells every socket of `chat_id` of `event` (chat changes from REST
+    /// handlers and the command line; messages go through the writer).
+    pub fn publish(&self, chat_id: i64, event: Event) {
+        self.fanout.publish(chat_id, event);
+    }
+}

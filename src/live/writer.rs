@@ -3,25 +3,24 @@
 //!
 //! Sockets and REST handlers queue operations; the thread takes whatever is
 //! waiting (up to [`MAX_BATCH`]), applies it in one transaction with
-//! `synchronous=FULL`, commits, and only then broadcasts the results in
-//! commit order. So a `message` frame always means "this is on disk", one
-//! fsync covers many messages, and every socket sees messages in id order
-//! (which `?after=<id>` catch-up relies on).
+//! `synchronous=FULL`, commits, and only then publishes the results, as
+//! [`Event`]s, in commit order. So a `message` frame always means "this is
+//! on disk", one fsync covers many messages, and every socket sees messages
+//! in id order (which `?after=<id>` catch-up relies on). Refusals are
+//! domain [`Error`]s, told to whoever asked.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use rusqlite::Connection;
-use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
-use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use crate::domain::views::MessageView;
-use crate::http::error::ApiError;
-use crate::live::hub::{Hub, Peer};
+use crate::domain::error::Error;
+use crate::live::fanout::{Event, Fanout};
+use crate::live::peer::Peer;
 use crate::metrics::Metrics;
 use crate::storage::messages::{self, Message};
-use crate::storage::{self, is_foreign_key_violation, now_timestamp};
+use crate::storage::{self, is_foreign_key_violation, now_timestamp, StorageError};
 
 /// Most operations committed in one transaction. A batch's messages reach
 /// each socket's queue at once, so this stays well below the default queue
@@ -35,10 +34,10 @@ const QUEUE: usize = 8192;
 /// Where the outcome of an edit or delete goes.
 #[derive(Debug)]
 pub enum Reply {
-    /// A socket: errors become `error` frames (success is the broadcast).
+    /// A socket: it is told of a refusal (success is the broadcast).
     Socket(Peer),
     /// A REST handler waiting for the changed message.
-    Http(oneshot::Sender<Result<Message, WriteError>>),
+    Http(oneshot::Sender<Result<Message, Error>>),
 }
 
 /// One write to make.
@@ -69,43 +68,6 @@ pub enum Op {
     Flush(oneshot::Sender<()>),
 }
 
-/// Why an operation was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WriteError {
-    /// No such chat, or no such (undeleted) message in it.
-    NotFound,
-    /// Someone else's message.
-    PermissionDenied,
-    /// The database failed.
-    Internal,
-}
-
-impl WriteError {
-    /// `(code, detail)` of the socket `error` frame.
-    pub fn code_and_detail(&self) -> (&'static str, &'static str) {
-        match self {
-            WriteError::NotFound => ("not_found", "Not found."),
-            WriteError::PermissionDenied => (
-                "permission_denied",
-                "You do not have permission to perform this action.",
-            ),
-            WriteError::Internal => ("server_error", "A server error occurred."),
-        }
-    }
-}
-
-impl From<WriteError> for ApiError {
-    fn from(error: WriteError) -> ApiError {
-        match error {
-            WriteError::NotFound => ApiError::not_found(),
-            WriteError::PermissionDenied => ApiError::permission_denied(),
-            WriteError::Internal => {
-                ApiError::internal(anyhow::anyhow!("the message writer failed"))
-            }
-        }
-    }
-}
-
 /// The handle sockets and handlers queue operations on.
 #[derive(Clone)]
 pub struct Writer {
@@ -115,7 +77,11 @@ pub struct Writer {
 impl Writer {
     /// Opens the writer's connection and starts its thread. The thread ends
     /// when every handle is dropped.
-    pub fn start(db_path: &Path, hub: Arc<Hub>, metrics: Arc<Metrics>) -> anyhow::Result<Writer> {
+    pub fn start(
+        db_path: &Path,
+        fanout: Arc<dyn Fanout>,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Writer> {
         let conn = storage::connect(db_path)?;
         // Checkpoints copy the WAL into the database with fsyncs of their
         // own (3.5 ms median, 10 ms at worst here); inside the writer they
@@ -131,18 +97,18 @@ impl Writer {
         std::thread::Builder::new()
             .name("chatd-writer".into())
             .spawn(move || {
-                run(conn, rx, &hub, &metrics);
+                run(conn, rx, &*fanout, &metrics);
                 drop(alive);
             })?;
         Ok(Writer { tx })
     }
 
     /// Queues an operation, waiting while the queue is full.
-    pub async fn submit(&self, op: Op) -> Result<(), ApiError> {
+    pub async fn submit(&self, op: Op) -> Result<(), Error> {
         self.tx
             .send(op)
             .await
-            .map_err(|_| ApiError::internal(anyhow::anyhow!("the message writer has stopped")))
+            .map_err(|_| Error::internal(anyhow::anyhow!("the message writer has stopped")))
     }
 
     /// Edits a message for a REST handler.
@@ -152,17 +118,15 @@ impl Writer {
         message_id: i64,
         user_id: i64,
         text: String,
-    ) -> Result<Message, ApiError> {
-        let (reply, answer) = oneshot::channel();
-        self.submit(Op::Edit {
+    ) -> Result<Message, Error> {
+        self.ask(|reply| Op::Edit {
             chat_id,
             message_id,
             user_id,
             text,
-            reply: Reply::Http(reply),
+            reply,
         })
-        .await?;
-        Ok(answer.await.map_err(ApiError::internal)??)
+        .await
     }
 
     /// Deletes a message for a REST handler.
@@ -171,16 +135,21 @@ impl Writer {
         chat_id: i64,
         message_id: i64,
         user_id: i64,
-    ) -> Result<Message, ApiError> {
-        let (reply, answer) = oneshot::channel();
-        self.submit(Op::Delete {
+    ) -> Result<Message, Error> {
+        self.ask(|reply| Op::Delete {
             chat_id,
             message_id,
             user_id,
-            reply: Reply::Http(reply),
+            reply,
         })
-        .await?;
-        Ok(answer.await.map_err(ApiError::internal)??)
+        .await
+    }
+
+    /// Queues the op `make` builds around a reply, and waits for the answer.
+    async fn ask(&self, make: impl FnOnce(Reply) -> Op) -> Result<Message, Error> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(make(Reply::Http(reply))).await?;
+        answer.await.map_err(Error::internal)?
     }
 
     /// Returns once everything queued so far is committed.
@@ -204,7 +173,7 @@ fn checkpoint_every_second(conn: &Connection, writer_gone: &std::sync::mpsc::Rec
     }
 }
 
-fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>, hub: &Hub, metrics: &Metrics) {
+fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>, fanout: &dyn Fanout, metrics: &Metrics) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
@@ -214,7 +183,7 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>, hub: &Hub, metrics: &Me
                 Err(_) => break,
             }
         }
-        commit_batch(&mut conn, &mut batch, hub, metrics);
+        commit_batch(&mut conn, &mut batch, fanout, metrics);
     }
 }
 
@@ -226,8 +195,13 @@ enum Done {
     Flushed,
 }
 
-fn commit_batch(conn: &mut Connection, batch: &mut Vec<Op>, hub: &Hub, metrics: &Metrics) {
-    let applied = (|| -> rusqlite::Result<Vec<Result<Done, WriteError>>> {
+fn commit_batch(
+    conn: &mut Connection,
+    batch: &mut Vec<Op>,
+    fanout: &dyn Fanout,
+    metrics: &Metrics,
+) {
+    let applied = (|| -> rusqlite::Result<Vec<Result<Done, Error>>> {
         // Edits and deletes read before they write.
         let tx = storage::write_transaction(conn)?;
         let mut outcomes = Vec::with_capacity(batch.len());
@@ -248,17 +222,23 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Op>, hub: &Hub, metrics: 
         }
         Err(error) => {
             tracing::error!(%error, ops = batch.len(), "message batch failed; nothing of it was stored");
-            batch.iter().map(|_| Err(WriteError::Internal)).collect()
+            // Every op hears the same kind of failure: a full disk is
+            // `unavailable` to each of them, not a server error.
+            let error = StorageError::from(error);
+            batch
+                .iter()
+                .map(|_| Err(Error::Storage(same_kind(&error))))
+                .collect()
         }
     };
     for (op, outcome) in batch.drain(..).zip(outcomes) {
-        finish(op, outcome, hub);
+        finish(op, outcome, fanout);
     }
 }
 
 /// Applies one operation inside the batch's transaction. `Ok(Err(_))` is a
 /// refusal (the batch goes on); `Err(_)` aborts the batch.
-fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Result<Done, WriteError>> {
+fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Result<Done, Error>> {
     match op {
         Op::Post {
             chat_id,
@@ -268,9 +248,9 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Result<Done, WriteError
         } => match messages::insert(conn, *chat_id, *user_id, text, &now_timestamp()) {
             Ok(id) => Ok(messages::get(conn, id)?
                 .map(Done::Posted)
-                .ok_or(WriteError::NotFound)),
+                .ok_or(Error::NotFound)),
             // The chat (or the user) was deleted meanwhile.
-            Err(error) if is_foreign_key_violation(&error) => Ok(Err(WriteError::NotFound)),
+            Err(error) if is_foreign_key_violation(&error) => Ok(Err(Error::NotFound)),
             Err(error) => Err(error),
         },
         Op::Edit {
@@ -287,7 +267,7 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Result<Done, WriteError
             messages::edit(conn, message.id, text, &now_timestamp())?;
             Ok(messages::get(conn, message.id)?
                 .map(Done::Edited)
-                .ok_or(WriteError::NotFound))
+                .ok_or(Error::NotFound))
         }
         Op::Delete {
             chat_id,
@@ -302,7 +282,7 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Result<Done, WriteError
             messages::soft_delete(conn, message.id)?;
             Ok(messages::get(conn, message.id)?
                 .map(Done::Deleted)
-                .ok_or(WriteError::NotFound))
+                .ok_or(Error::NotFound))
         }
         Op::Flush(_) => Ok(Ok(Done::Flushed)),
     }
@@ -314,109 +294,77 @@ fn own_message(
     chat_id: i64,
     message_id: i64,
     user_id: i64,
-) -> rusqlite::Result<Result<Message, WriteError>> {
+) -> rusqlite::Result<Result<Message, Error>> {
     Ok(match messages::get(conn, message_id)? {
         Some(message) if message.chat_id == chat_id && !message.is_deleted => {
             if message.user_id == user_id {
                 Ok(message)
             } else {
-                Err(WriteError::PermissionDenied)
+                Err(Error::PermissionDenied)
             }
         }
-        _ => Err(WriteError::NotFound),
+        _ => Err(Error::NotFound),
     })
 }
 
-/// After the commit: broadcast, then answer whoever asked.
-fn finish(op: Op, outcome: Result<Done, WriteError>, hub: &Hub) {
-    match outcome {
-        Ok(Done::Posted(message)) => {
-            let nonce = match &op {
-                Op::Post { nonce, .. } => nonce.as_ref(),
-                _ => None,
-            };
-            hub.broadcast(message.chat_id, Some(message.id), |base| {
-                frame(&MessageFrame {
-                    kind: "message",
-                    message: MessageView::new(message.clone(), base),
-                    nonce: Some(nonce.unwrap_or(&serde_json::Value::Null)),
-                })
-            });
+/// A storage error of the same kind as `error`, for one more op of a
+/// failed batch (the cause itself is logged once).
+fn same_kind(error: &StorageError) -> StorageError {
+    match error {
+        StorageError::Full => StorageError::Full,
+        StorageError::Busy => StorageError::Busy,
+        StorageError::Other(_) => StorageError::other(anyhow::anyhow!("the message batch failed")),
+    }
+}
+
+/// After the commit: publish, then answer whoever asked.
+fn finish(op: Op, outcome: Result<Done, Error>, fanout: &dyn Fanout) {
+    let done = match outcome {
+        Ok(done) => done,
+        Err(refusal) => return refuse(op, refusal),
+    };
+    match (done, op) {
+        (Done::Posted(message), Op::Post { nonce, .. }) => {
+            fanout.publish(message.chat_id, Event::MessagePosted { message, nonce });
         }
-        Ok(Done::Edited(message)) | Ok(Done::Deleted(message)) => {
-            let kind = if message.is_deleted {
-                "message_deleted"
-            } else {
-                "message_edited"
-            };
-            hub.broadcast(message.chat_id, None, |base| {
-                frame(&MessageFrame {
-                    kind,
-                    message: MessageView::new(message.clone(), base),
-                    nonce: None,
-                })
-            });
-            if let Op::Edit {
-                reply: Reply::Http(reply),
-                ..
-            }
-            | Op::Delete {
-                reply: Reply::Http(reply),
-                ..
-            } = op
-            {
-                let _ = reply.send(Ok(message));
-            }
+        (Done::Edited(message), Op::Edit { reply, .. }) => {
+            fanout.publish(message.chat_id, Event::MessageEdited(message.clone()));
+            answer(reply, message);
         }
-        Ok(Done::Flushed) => {
-            if let Op::Flush(done) = op {
-                let _ = done.send(());
-            }
+        (Done::Deleted(message), Op::Delete { reply, .. }) => {
+            fanout.publish(message.chat_id, Event::MessageDeleted(message.clone()));
+            answer(reply, message);
         }
-        Err(refusal) => match op {
-            Op::Post { origin, .. } => send_error(&origin, &refusal),
-            Op::Edit { reply, .. } | Op::Delete { reply, .. } => match reply {
-                Reply::Socket(peer) => send_error(&peer, &refusal),
-                Reply::Http(reply) => {
-                    let _ = reply.send(Err(refusal));
-                }
-            },
-            Op::Flush(done) => {
-                let _ = done.send(());
+        (Done::Flushed, Op::Flush(done)) => {
+            let _ = done.send(());
+        }
+        // `apply` answers each op with its own kind of outcome.
+        (_, op) => tracing::error!(?op, "an outcome of another kind of op"),
+    }
+}
+
+/// A REST handler gets the changed message (a socket has the broadcast).
+fn answer(reply: Reply, message: Message) {
+    if let Reply::Http(reply) = reply {
+        let _ = reply.send(Ok(message));
+    }
+}
+
+/// Tells whoever asked why their op was refused.
+fn refuse(op: Op, refusal: Error) {
+    match op {
+        Op::Post { origin, .. } => origin.refuse(&refusal),
+        Op::Edit { reply, .. } | Op::Delete { reply, .. } => match reply {
+            Reply::Socket(peer) => peer.refuse(&refusal),
+            Reply::Http(reply) => {
+                let _ = reply.send(Err(refusal));
             }
         },
-    }
-}
-
-fn send_error(peer: &Peer, refusal: &WriteError) {
-    let (code, detail) = refusal.code_and_detail();
-    peer.send(error_frame(code, detail));
-}
-
-/// `message`, `message_edited` and `message_deleted` frames.
-#[derive(Serialize)]
-struct MessageFrame<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    message: MessageView,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    nonce: Option<&'a serde_json::Value>,
-}
-
-/// Serializes a frame once; clones of the result share the bytes.
-pub fn frame<T: Serialize>(value: &T) -> Utf8Bytes {
-    match serde_json::to_string(value) {
-        Ok(text) => text.into(),
-        Err(error) => {
-            tracing::error!(%error, "frame serialization failed");
-            Utf8Bytes::from_static(
-                r#"{"type":"error","code":"server_error","detail":"A server error occurred."}"#,
-            )
+        Op::Flush(done) => {
+            let _ = done.send(());
         }
     }
 }
 
-/// `{"type": "error", "code": ..., "detail": ...}`
-pub fn error_frame(code: &str, detail: &str) -> Utf8Bytes {
-    frame(&serde_json::json!({"type": "error", "code": code, "detail": detail}))
-}
+#[cfg(test)]
+mod tests;

@@ -251,7 +251,7 @@ pub fn reset(app: &App) -> anyhow::Result<Seeded> {
         .query_map([], |row| row.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     for id in chat_ids {
-        crate::live::connection::chat_events::deleted(app, id);
+        app.live.publish(id, crate::live::Event::ChatDeleted);
     }
     let files = super::named_files(&conn)?;
     let tx = conn.transaction()?;

@@ -191,7 +191,9 @@ async fn user(req: Req) -> Result<Response, ApiError> {
         .await?
         .ok_or_else(ApiError::not_found)?;
     for chat_id in deleted.chat_ids {
-        crate::live::connection::chat_events::deleted(&req.app, chat_id);
+        req.app
+            .live
+            .publish(chat_id, crate::live::Event::ChatDeleted);
     }
     Ok(reply::no_content())
 }

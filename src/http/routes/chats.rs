@@ -147,7 +147,9 @@ async fn patch(room: String, id: i64, mut req: Req) -> Result<Response, ApiError
         )
         .await?
         .ok_or_else(ApiError::not_found)?;
-    crate::live::connection::chat_events::updated(&req.app, &updated);
+    req.app
+        .live
+        .publish(updated.id, crate::live::Event::ChatUpdated(updated.clone()));
     Ok(reply::ok(&ChatView::new(updated, &req.base_url())))
 }
 
@@ -161,6 +163,6 @@ async fn delete(room: String, id: i64, req: Req) -> Result<Response, ApiError> {
     {
         return Err(ApiError::not_found());
     }
-    crate::live::connection::chat_events::deleted(&req.app, id);
+    req.app.live.publish(id, crate::live::Event::ChatDeleted);
     Ok(reply::no_content())
 }

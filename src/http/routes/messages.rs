@@ -77,9 +77,9 @@ async fn message(room: String, chat_id: i64, id: i64, mut req: Req) -> Result<Re
     let changed = if editing {
         let form = req.form().await?;
         let text = rules::message_text(form.get("text"), req.app.config.ws.max_text_chars)?;
-        req.app.writer.edit(chat_id, id, user.id, text).await?
+        req.app.live.writer.edit(chat_id, id, user.id, text).await?
     } else {
-        req.app.writer.delete(chat_id, id, user.id).await?;
+        req.app.live.writer.delete(chat_id, id, user.id).await?;
         return Ok(reply::no_content());
     };
     Ok(reply::ok(&MessageView::new(changed, &req.base_url())))

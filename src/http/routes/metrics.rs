@@ -42,7 +42,7 @@ fn metrics(req: Req) -> Result<Response, ApiError> {
             ApiError::invalid_token()
         });
     }
-    let hub = &req.app.hub;
+    let hub = &req.app.live.hub;
     let text = req
         .app
         .metrics

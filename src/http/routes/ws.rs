@@ -93,12 +93,12 @@ async fn connect(room: String, id: i64, req: Req) -> Result<Response, ApiError> 
         ),
         None => None,
     };
-    if !app.hub.has_room() {
+    if !app.live.hub.has_room() {
         return Err(ApiError::unavailable(
             "Too many open sockets; try again later.",
         ));
     }
-    let client = crate::domain::throttle::client_ip(
+    let client = crate::http::client_ip::client_ip(
         req.peer.map(|p| p.ip()),
         &req.headers,
         app.config.trust_proxy,
@@ -119,7 +119,7 @@ async fn connect(room: String, id: i64, req: Req) -> Result<Response, ApiError> 
 
     let session = Session {
         base: Arc::from(req.base_url()),
-        app: app.clone(),
+        live: app.live.clone(),
         room,
         chat_id: id,
         user,

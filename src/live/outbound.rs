@@ -1,0 +1,117 @@
+//! The outbound half of a socket: a task of its own that writes the
+//! `hello`, then whatever the socket's queue holds, pings a quiet client,
+//! and ends with the close frame.
+//!
+//! Frames waiting in the queue go out in one write (fed, then flushed
+//! once): with a flush per frame, every frame was its own syscall, and
+//! that was 80% of the CPU under full load.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::stream::SplitSink;
+use futures_util::SinkExt;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
+use tokio_tungstenite::WebSocketStream;
+
+use crate::live::peer::{Control, Outbound};
+use crate::live::protocol::{self, close};
+
+/// Sends the `hello`, then queued frames, pings when the client is quiet,
+/// and a close frame when asked to.
+pub async fn write_loop<S>(
+    mut sink: SplitSink<WebSocketStream<S>, WsMessage>,
+    mut rx: mpsc::Receiver<Outbound>,
+    control: Arc<Control>,
+    hello: Utf8Bytes,
+    hello_last_id: i64,
+    ping_interval: Duration,
+    started: Instant,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    if sink.send(WsMessage::Text(hello)).await.is_err() {
+        control.close(close::NORMAL);
+        return;
+    }
+    let mut ticker = tokio::time::interval(ping_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    // When the ping we are waiting on an answer to was sent (time since start).
+    let mut ping_sent: Option<Duration> = None;
+    let code = loop {
+        let outbound = tokio::select! {
+            biased;
+            () = control.closed() => break control.close_code().unwrap_or(close::NORMAL),
+            outbound = rx.recv() => match outbound {
+                Some(outbound) => outbound,
+                None => break close::NORMAL,
+            },
+            _ = ticker.tick() => {
+                // Whole microseconds, like `last_seen`, so a prompt pong
+                // compares as after the ping.
+                let now = Duration::from_micros(started.elapsed().as_micros() as u64);
+                let seen = control.last_seen();
+                if let Some(sent) = ping_sent {
+                    if seen >= sent {
+                        ping_sent = None; // answered (by the pong, or anything else)
+                    } else if now.saturating_sub(sent) >= ping_interval {
+                        tracing::debug!("closing a socket that stopped answering pings");
+                        break close::GOING_AWAY;
+                    } else {
+                        continue;
+                    }
+                }
+                if now.saturating_sub(seen) >= ping_interval {
+                    if sink.send(WsMessage::Ping(Default::default())).await.is_err() {
+                        break close::NORMAL;
+                    }
+                    ping_sent = Some(now);
+                }
+                continue;
+            }
+        };
+        // Send what is waiting in one write: feed, then flush once.
+        let mut next = Some(outbound);
+        let mut close_with = None;
+        let mut failed = false;
+        while let Some(outbound) = next.take() {
+            match outbound {
+                Outbound::Text {
+                    message_id: Some(id),
+                    ..
+                } if id <= hello_last_id => {}
+                Outbound::Text { frame, .. } => {
+                    if sink.feed(WsMessage::Text(frame)).await.is_err() {
+                        failed = true;
+                        break;
+                    }
+                }
+                Outbound::Close(code) => {
+                    close_with = Some(code);
+                    break;
+                }
+            }
+            next = rx.try_recv().ok();
+        }
+        if failed || sink.flush().await.is_err() {
+            control.close(close::NORMAL);
+            return;
+        }
+        if let Some(code) = close_with {
+            control.close(code);
+            break code;
+        }
+    };
+    // Whatever ended the loop, the reader must stop too.
+    control.close(code);
+    if code != close::NORMAL {
+        let _ = sink.send(protocol::close_frame(code)).await;
+    }
+    // Flushes our close frame, or the reply tungstenite queued to the
+    // client's close frame, which is what a client-initiated close needs.
+    let closed = sink.close().await;
+    tracing::debug!(code, ?closed, "socket writer done");
+}

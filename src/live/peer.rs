@@ -1,0 +1,102 @@
+//! A handle to one socket, shared by its reader task, its writer task and
+//! the hub: the bounded queue of frames waiting to be written, and the
+//! control block through which anyone may ask the socket to close.
+
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, Notify};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use crate::domain::error::Error;
+use crate::live::protocol::{self, close};
+
+/// What a socket's writer task sends.
+#[derive(Debug, Clone)]
+pub enum Outbound {
+    /// A text frame; `message_id` is set on `message` frames so the writer
+    /// can skip ones its `hello` already carried.
+    Text {
+        frame: Utf8Bytes,
+        message_id: Option<i64>,
+    },
+    /// A close frame with this code; the last thing sent.
+    Close(u16),
+}
+
+/// Shared between a socket's reader task, writer task and the hub.
+#[derive(Debug, Default)]
+pub struct Control {
+    /// The close code requested (0: none yet).
+    close: AtomicU16,
+    closed: Notify,
+    /// Microseconds since the socket opened when the client was last heard from.
+    last_seen_micros: AtomicU64,
+}
+
+impl Control {
+    /// Asks the socket to close with `code`; the first request wins.
+    pub fn close(&self, code: u16) {
+        if self
+            .close
+            .compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            self.closed.notify_waiters();
+        }
+    }
+
+    /// The requested close code, if any.
+    pub fn close_code(&self) -> Option<u16> {
+        match self.close.load(Ordering::Acquire) {
+            0 => None,
+            code => Some(code),
+        }
+    }
+
+    /// Completes once a close was requested.
+    pub async fn closed(&self) {
+        loop {
+            let notified = self.closed.notified();
+            if self.close_code().is_some() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    pub fn touch(&self, since_start: Duration) {
+        self.last_seen_micros
+            .store(since_start.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// When the client was last heard from, in whole microseconds.
+    pub fn last_seen(&self) -> Duration {
+        Duration::from_micros(self.last_seen_micros.load(Ordering::Relaxed))
+    }
+}
+
+/// A handle to one socket: its queue and its control block.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub tx: mpsc::Sender<Outbound>,
+    pub control: Arc<Control>,
+}
+
+impl Peer {
+    /// Queues a frame for this socket alone; a full queue closes it (1008).
+    pub fn send(&self, frame: Utf8Bytes) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(Outbound::Text {
+            frame,
+            message_id: None,
+        }) {
+            self.control.close(close::POLICY);
+        }
+    }
+
+    /// Tells this socket alone why what it asked for was refused.
+    pub fn refuse(&self, error: &Error) {
+        self.send(protocol::error(error));
+    }
+}
