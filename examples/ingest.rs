@@ -168,7 +168,7 @@ async fn writer_mode(args: &Args) -> anyhow::Result<Outcome> {
         (user.id, chat.id)
     };
 
-    let hub = Arc::new(Hub::new(16));
+    let hub = Hub::new(16);
     let writer = Writer::start(
         &path,
         hub.clone(),
@@ -176,7 +176,7 @@ async fn writer_mode(args: &Args) -> anyhow::Result<Outcome> {
     )?;
     // The observer: one socket in the chat, read as fast as frames come.
     let (observer, mut frames) = quiet_peer(1 << 20);
-    hub.join(chat_id, Arc::from("http://bench"), observer)
+    hub.join(chat_id, Arc::from("http://bench"), observer, None)
         .map_err(|e| anyhow::anyhow!("join: {e:?}"))?;
     let committed = Arc::new(AtomicU64::new(0));
     let counter = {

@@ -195,7 +195,7 @@ async fn hello_names_the_user_counts_sockets_and_carries_the_last_50_messages() 
     let (mut a, hello) = join(&app, chat, Some(&token)).await;
     assert_eq!(
         hello,
-        json!({"type": "hello", "chat": chat_view, "user": "alice", "online": 1, "messages": []})
+        json!({"type": "hello", "chat": chat_view, "user": "alice", "online": 1, "messages": [], "more": false})
     );
 
     for i in 1..=60 {
@@ -219,7 +219,7 @@ async fn hello_names_the_user_counts_sockets_and_carries_the_last_50_messages() 
     let (_b, hello) = join(&app, chat, None).await;
     assert_eq!(
         hello,
-        json!({"type": "hello", "chat": chat_view, "user": null, "online": 2, "messages": sent[10..]})
+        json!({"type": "hello", "chat": chat_view, "user": null, "online": 2, "messages": sent[10..], "more": false})
     );
     assert_eq!(
         next_json(&mut a).await,

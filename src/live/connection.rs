@@ -22,7 +22,8 @@ use crate::config::WsLimits;
 use crate::domain::error::Error;
 use crate::domain::rooms::Room;
 use crate::domain::throttle::{Rate, TokenBucket};
-use crate::live::outbound::write_loop;
+use crate::live::hub::SignedIn;
+use crate::live::outbound::{write_loop, Opened};
 use crate::live::peer::{Control, Peer};
 use crate::live::protocol::{self, close, Command};
 use crate::live::writer::{Op, Reply};
@@ -32,6 +33,10 @@ use crate::storage::StorageError;
 
 /// Messages in a `hello` without `?after=`.
 pub const HELLO_HISTORY: u64 = 50;
+
+/// Messages in a `hello` with `?after=` at most; the client pages the rest
+/// over REST (`more` tells it to).
+pub const HELLO_CATCH_UP: u64 = 200;
 
 /// How long a closing socket waits for the client's close reply.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
@@ -78,23 +83,38 @@ where
 
     // Join first, then read history: a message committed in between is in
     // both, and the writer task drops the queued copy (see `write_loop`).
-    let (member, online) = match live
-        .hub
-        .join(session.chat_id, session.base.clone(), peer.clone())
-    {
+    let signed_in = session.user.as_ref().map(|user| SignedIn {
+        user_id: user.id,
+        token_version: user.token_version,
+    });
+    let (member, online) = match live.hub.join(
+        session.chat_id,
+        session.base.clone(),
+        peer.clone(),
+        signed_in,
+    ) {
         Ok(joined) => joined,
         Err(_) => {
             let _ = sink.send(protocol::close_frame(close::GOING_AWAY)).await;
             return;
         }
     };
-    let (hello_frame, last_id) = match hello(&session, online).await {
-        Ok(Some(hello)) => hello,
-        Ok(None) | Err(_) => {
-            // The chat went away (or the database failed) during the upgrade.
+    let opened = match hello(&session, online).await {
+        Ok(Some(opened)) => opened,
+        Ok(None) => {
+            // The chat went away during the upgrade.
             live.hub.leave(session.chat_id, member);
             let _ = sink.send(WsMessage::Text(protocol::chat_deleted())).await;
             let _ = sink.send(protocol::close_frame(close::CHAT_DELETED)).await;
+            return;
+        }
+        Err(error) => {
+            // Not the chat's fault: the client should come back later.
+            tracing::warn!(%error, "cannot open a socket");
+            live.hub.leave(session.chat_id, member);
+            let _ = sink
+                .send(protocol::close_frame(close::TRY_AGAIN_LATER))
+                .await;
             return;
         }
     };
@@ -104,8 +124,7 @@ where
         sink,
         rx,
         peer.control.clone(),
-        hello_frame,
-        last_id,
+        opened,
         limits.ping_interval,
         started,
     ));
@@ -127,25 +146,42 @@ where
     let _ = writer.await;
 }
 
-/// Builds the `hello` frame and returns it with the highest message id in
-/// it; `None` when the chat is gone.
-async fn hello(session: &Session, online: usize) -> Result<Option<(Utf8Bytes, i64)>, StorageError> {
+/// Builds the `hello` frame; `None` when the chat is gone.
+async fn hello(session: &Session, online: usize) -> Result<Option<Opened>, StorageError> {
     // One read snapshot: the history and the newest id agree.
     let opening = session
         .live
         .db
-        .opening(session.room, session.chat_id, session.after, HELLO_HISTORY)
+        .opening(
+            session.room,
+            session.chat_id,
+            session.after,
+            HELLO_HISTORY,
+            HELLO_CATCH_UP,
+        )
         .await?;
     let Some(opening) = opening else {
         return Ok(None);
     };
     let user = session.user.as_ref().map(|u| u.username.as_str());
-    let hello = protocol::hello(opening.chat, user, online, opening.history, &session.base);
+    let (hello, _) = protocol::hello(
+        opening.chat,
+        user,
+        online,
+        opening.history,
+        opening.more,
+        &session.base,
+    );
     // Everything up to `newest` was committed before this snapshot, so it
-    // is in the hello (or older than `?after=`); a queued copy is skipped.
-    // Not `after` itself: a client's `after` beyond the newest id must not
-    // hide messages that come later.
-    Ok(Some((hello, opening.newest)))
+    // is in the hello, older than `?after=`, or (with `more`) in the REST
+    // pages the client reads next; a queued copy is skipped. Not `after`
+    // itself: a client's `after` beyond the newest id must not hide
+    // messages that come later.
+    Ok(Some(Opened {
+        hello,
+        last_id: opening.newest,
+        online,
+    }))
 }
 
 /// The socket's frame budget: `burst` frames at once, refilled at `rate`

@@ -9,28 +9,66 @@
 //! same bytes. A recipient whose queue is full is not waited for: it is
 //! told to close with 1008 and dropped from the chat, so one slow client
 //! never slows a room or grows memory. A chat with no sockets has no entry.
+//!
+//! Presence is a state, not an event: a join or a leave only marks the
+//! chat; at most once per presence interval (250 ms, longer in very large
+//! rooms) the current count is put into each socket's presence slot (see
+//! [`Control::set_presence`]), which the socket's writer turns into one
+//! frame. N sockets coming or going cost O(N) work and frames, not O(N²).
+//!
+//! The hub also knows who is signed in on each socket, so a user whose
+//! tokens were revoked (deleted, suspended, new password) can be closed
+//! out ([`Hub::revoke_user`], [`Hub::signed_in`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, Notify};
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::live::fanout::{Event, Fanout};
-use crate::live::peer::{Outbound, Peer};
+use crate::live::peer::{Control, Outbound, Peer};
 use crate::live::protocol::{self, close};
 
+/// The shortest time between two presence frames to one socket.
+pub const PRESENCE_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Presence frames one chat may cause per second: above 1,000 sockets the
+/// interval grows with the room, so a busy 10,000-socket room costs 4,000
+/// presence frames a second, not 40,000.
+const PRESENCE_FRAMES_PER_SEC: u64 = 4_000;
+
+/// A user signed in on a socket, with the token version they signed in
+/// under (a newer one in the database means their tokens were revoked).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignedIn {
+    pub user_id: i64,
+    pub token_version: i64,
+}
+
 struct Member {
-    id: u64,
     base: Arc<str>,
     peer: Peer,
+    user: Option<SignedIn>,
+}
+
+#[derive(Default)]
+struct Room {
+    members: HashMap<u64, Member>,
+    /// The count last put into the members' presence slots.
+    told: usize,
+    /// When the slots were last filled.
+    last_told: Option<Instant>,
+    /// A later telling is scheduled.
+    pending: bool,
 }
 
 #[derive(Default)]
 struct State {
-    chats: HashMap<i64, Vec<Member>>,
+    chats: HashMap<i64, Room>,
     sockets: usize,
     shutting_down: bool,
 }
@@ -49,16 +87,19 @@ pub struct Hub {
     max_sockets: usize,
     /// Woken when the last socket leaves (shutdown waits for it).
     empty: Notify,
+    /// For the timers that tell a chat its count later.
+    me: Weak<Hub>,
 }
 
 impl Hub {
-    pub fn new(max_sockets: usize) -> Hub {
-        Hub {
+    pub fn new(max_sockets: usize) -> Arc<Hub> {
+        Arc::new_cyclic(|me| Hub {
             state: Mutex::new(State::default()),
             next_id: AtomicU64::new(1),
             max_sockets,
             empty: Notify::new(),
-        }
+            me: me.clone(),
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -86,16 +127,20 @@ impl Hub {
 
     /// Sockets open in one chat.
     pub fn online(&self, chat_id: i64) -> usize {
-        self.lock().chats.get(&chat_id).map_or(0, Vec::len)
+        self.lock()
+            .chats
+            .get(&chat_id)
+            .map_or(0, |room| room.members.len())
     }
 
-    /// Adds a socket to a chat and tells the others. Returns the member id
-    /// and the number now online.
+    /// Adds a socket to a chat; the others hear of it within the presence
+    /// interval. Returns the member id and the number now online.
     pub fn join(
         &self,
         chat_id: i64,
         base: Arc<str>,
         peer: Peer,
+        user: Option<SignedIn>,
     ) -> Result<(u64, usize), JoinError> {
         let mut state = self.lock();
         if state.shutting_down {
@@ -106,42 +151,80 @@ impl Hub {
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         state.sockets += 1;
-        let members = state.chats.entry(chat_id).or_default();
-        members.push(Member { id, base, peer });
-        let online = members.len();
-        let frame = protocol::presence(online);
-        let dropped = send_to(members, true, |_| frame.clone(), None, Some(id));
-        let online = self.forget(&mut state, chat_id, &dropped).unwrap_or(online);
+        let room = state.chats.entry(chat_id).or_default();
+        room.members.insert(id, Member { base, peer, user });
+        let online = room.members.len();
+        self.count_changed(&mut state, chat_id);
         Ok((id, online))
     }
 
-    /// Removes a socket and tells the others in its chat.
+    /// Removes a socket; the others in its chat hear of it.
     pub fn leave(&self, chat_id: i64, member_id: u64) {
         let mut state = self.lock();
         self.forget(&mut state, chat_id, &[member_id]);
     }
 
-    /// Removes members; sends presence to the rest. Returns the new count.
+    /// Removes members (O(1) each). Returns the new count.
     fn forget(&self, state: &mut State, chat_id: i64, ids: &[u64]) -> Option<usize> {
-        let members = state.chats.get_mut(&chat_id)?;
-        let before = members.len();
-        members.retain(|member| !ids.contains(&member.id));
-        let removed = before - members.len();
-        let online = members.len();
-        if removed > 0 && online > 0 {
-            // Presence frames are droppable, so telling the others never
-            // drops anyone else.
-            let frame = protocol::presence(online);
-            send_to(members, true, |_| frame.clone(), None, None);
-        }
+        let room = state.chats.get_mut(&chat_id)?;
+        let removed = ids
+            .iter()
+            .filter(|id| room.members.remove(id).is_some())
+            .count();
+        let online = room.members.len();
         if online == 0 {
             state.chats.remove(&chat_id);
+        } else if removed > 0 {
+            self.count_changed(state, chat_id);
         }
         state.sockets -= removed;
         if state.sockets == 0 {
             self.empty.notify_waiters();
         }
         Some(online)
+    }
+
+    /// A chat's count changed: tell its sockets now if the last telling
+    /// was an interval ago, else once the interval is over.
+    fn count_changed(&self, state: &mut State, chat_id: i64) {
+        if state.shutting_down {
+            return; // every socket is closing; nobody needs the count
+        }
+        let Some(room) = state.chats.get_mut(&chat_id) else {
+            return;
+        };
+        if room.pending {
+            return;
+        }
+        let now = Instant::now();
+        let due = room.last_told.map(|at| at + interval(room.members.len()));
+        match (due, tokio::runtime::Handle::try_current()) {
+            (Some(due), Ok(runtime)) if due > now => {
+                room.pending = true;
+                let hub = self.me.clone();
+                runtime.spawn(async move {
+                    tokio::time::sleep_until(due).await;
+                    if let Some(hub) = hub.upgrade() {
+                        hub.tell_pending(chat_id);
+                    }
+                });
+            }
+            _ => tell(room, now),
+        }
+    }
+
+    /// The scheduled telling of a chat's count.
+    fn tell_pending(&self, chat_id: i64) {
+        let mut state = self.lock();
+        if state.shutting_down {
+            return;
+        }
+        if let Some(room) = state.chats.get_mut(&chat_id) {
+            if room.pending {
+                room.pending = false;
+                tell(room, Instant::now());
+            }
+        }
     }
 
     /// Sends a frame to every socket of a chat. `make` builds the frame for a
@@ -153,10 +236,10 @@ impl Hub {
         make: impl FnMut(&str) -> Utf8Bytes,
     ) {
         let mut state = self.lock();
-        let Some(members) = state.chats.get_mut(&chat_id) else {
+        let Some(room) = state.chats.get_mut(&chat_id) else {
             return;
         };
-        let dropped = send_to(members, false, make, message_id, None);
+        let dropped = send_to(&room.members, make, message_id);
         if !dropped.is_empty() {
             self.forget(&mut state, chat_id, &dropped);
         }
@@ -166,32 +249,68 @@ impl Hub {
     /// `code`, and forgets the chat.
     pub fn close_chat(&self, chat_id: i64, code: u16, make: impl FnMut(&str) -> Utf8Bytes) {
         let mut state = self.lock();
-        let Some(members) = state.chats.get_mut(&chat_id) else {
+        let Some(room) = state.chats.remove(&chat_id) else {
             return;
         };
-        send_to(members, false, make, None, None);
-        for member in members.iter() {
-            // Queue the close behind the frame; if the queue is full, the
-            // control block still closes the socket.
-            if member.peer.tx.try_send(Outbound::Close(code)).is_err() {
-                member.peer.control.close(code);
-            }
+        send_to(&room.members, make, None);
+        for member in room.members.values() {
+            close_after_queued(&member.peer, code);
         }
-        let count = members.len();
-        state.chats.remove(&chat_id);
-        state.sockets -= count;
+        state.sockets -= room.members.len();
         if state.sockets == 0 {
             self.empty.notify_waiters();
         }
+    }
+
+    /// The users signed in on open sockets, each once, with the token
+    /// version each socket was opened under (the lowest, if several).
+    pub fn signed_in(&self) -> Vec<SignedIn> {
+        let state = self.lock();
+        let mut users: HashMap<i64, i64> = HashMap::new();
+        for member in state.chats.values().flat_map(|room| room.members.values()) {
+            if let Some(user) = member.user {
+                let version = users.entry(user.user_id).or_insert(user.token_version);
+                *version = (*version).min(user.token_version);
+            }
+        }
+        users
+            .into_iter()
+            .map(|(user_id, token_version)| SignedIn {
+                user_id,
+                token_version,
+            })
+            .collect()
+    }
+
+    /// Closes every socket `user_id` is signed in on, with an `error`
+    /// frame (`not_authenticated`) and close code 4401: the user was
+    /// deleted or suspended, or their password changed. Their readers
+    /// take them out of their chats. Returns how many were closed.
+    pub fn revoke_user(&self, user_id: i64) -> usize {
+        let state = self.lock();
+        let mut closed = 0;
+        for member in state.chats.values().flat_map(|room| room.members.values()) {
+            if member.user.is_some_and(|user| user.user_id == user_id) {
+                member.peer.send(protocol::revoked());
+                close_after_queued(&member.peer, close::NOT_AUTHENTICATED);
+                closed += 1;
+            }
+        }
+        closed
     }
 
     /// Refuses new sockets and asks every open one to close with 1001.
     pub fn shut_down(&self) {
         let mut state = self.lock();
         state.shutting_down = true;
-        for member in state.chats.values().flatten() {
+        for member in state.chats.values().flat_map(|room| room.members.values()) {
             member.peer.control.close(close::GOING_AWAY);
         }
+    }
+
+    /// True once [`Hub::shut_down`] was called.
+    pub fn is_shutting_down(&self) -> bool {
+        self.lock().shutting_down
     }
 
     /// Waits until every socket has left, at most `limit`.
@@ -231,19 +350,47 @@ impl Fanout for Hub {
     }
 }
 
-/// Queues a frame for each member (but `skip`); returns the members whose
-/// queue was full (they are told to close with 1008).
+/// The presence interval of a chat with `online` sockets.
+fn interval(online: usize) -> Duration {
+    let spread = Duration::from_secs(1) * online as u32 / PRESENCE_FRAMES_PER_SEC as u32;
+    spread.max(PRESENCE_INTERVAL)
+}
+
+/// Puts the chat's count into every member's presence slot, if it changed
+/// since the last telling. A socket's writer skips a count its `hello`
+/// already gave.
+fn tell(room: &mut Room, now: Instant) {
+    room.last_told = Some(now);
+    let online = room.members.len();
+    if online == room.told {
+        return;
+    }
+    room.told = online;
+    for member in room.members.values() {
+        member.peer.control.set_presence(online);
+    }
+}
+
+/// Queues a close behind the frames already queued; if the queue is full,
+/// the control block still closes the socket.
+fn close_after_queued(peer: &Peer, code: u16) {
+    if peer.tx.try_send(Outbound::Close(code)).is_err() {
+        peer.control.close(code);
+    }
+}
+
+/// Queues a frame for each member; returns the members whose queue was
+/// full (they are told to close with 1008).
 fn send_to(
-    members: &[Member],
-    droppable: bool,
+    members: &HashMap<u64, Member>,
     mut make: impl FnMut(&str) -> Utf8Bytes,
     message_id: Option<i64>,
-    skip: Option<u64>,
 ) -> Vec<u64> {
     let mut frames: Vec<(&str, Utf8Bytes)> = Vec::with_capacity(1);
     let mut dropped = Vec::new();
-    for member in members {
-        if Some(member.id) == skip || member.peer.control.close_code().is_some() {
+    for (&id, member) in members {
+        let control: &Control = &member.peer.control;
+        if control.close_code().is_some() {
             continue;
         }
         let frame = match frames.iter().find(|(base, _)| *base == &*member.base) {
@@ -260,13 +407,9 @@ fn send_to(
             .try_send(Outbound::Text { frame, message_id })
         {
             Ok(()) => {}
-            // A presence count that does not fit is skipped (the next one
-            // corrects it): when many leave at once, presence frames alone
-            // must not push readers over the edge.
-            Err(mpsc::error::TrySendError::Full(_)) if droppable => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
-                member.peer.control.close(close::POLICY);
-                dropped.push(member.id);
+                control.close(close::POLICY);
+                dropped.push(id);
             }
             // The socket is ending; its reader removes it.
             Err(mpsc::error::TrySendError::Closed(_)) => {}
@@ -276,121 +419,4 @@ fn send_to(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::live::peer::Control;
-
-    fn peer(capacity: usize) -> (Peer, mpsc::Receiver<Outbound>) {
-        let (tx, rx) = mpsc::channel(capacity);
-        (
-            Peer {
-                tx,
-                control: Arc::new(Control::default()),
-            },
-            rx,
-        )
-    }
-
-    fn text(outbound: Outbound) -> String {
-        match outbound {
-            Outbound::Text { frame, .. } => frame.to_string(),
-            Outbound::Close(code) => format!("close {code}"),
-        }
-    }
-
-    #[test]
-    fn presence_goes_to_the_others_and_empty_chats_vanish() {
-        let hub = Hub::new(10);
-        let (a, mut a_rx) = peer(8);
-        let (b, mut b_rx) = peer(8);
-        let (a_id, online) = hub.join(1, "http://h".into(), a).unwrap();
-        assert_eq!(online, 1);
-        let (b_id, online) = hub.join(1, "http://h".into(), b).unwrap();
-        assert_eq!(online, 2);
-        assert_eq!(
-            text(a_rx.try_recv().unwrap()),
-            r#"{"type":"presence","online":2}"#
-        );
-        assert!(
-            b_rx.try_recv().is_err(),
-            "the joiner gets no presence of its own"
-        );
-        hub.leave(1, a_id);
-        assert_eq!(
-            text(b_rx.try_recv().unwrap()),
-            r#"{"type":"presence","online":1}"#
-        );
-        hub.leave(1, b_id);
-        assert_eq!(hub.sockets(), 0);
-        assert!(hub.lock().chats.is_empty());
-    }
-
-    #[test]
-    fn a_full_queue_closes_that_socket_only() {
-        let hub = Hub::new(10);
-        let (slow, _slow_rx) = peer(1);
-        let (fast, mut fast_rx) = peer(8);
-        let slow_control = slow.control.clone();
-        hub.join(1, "b".into(), slow).unwrap();
-        hub.join(1, "b".into(), fast).unwrap();
-        hub.broadcast(1, Some(1), |_| "one".into());
-        hub.broadcast(1, Some(2), |_| "two".into());
-        assert_eq!(slow_control.close_code(), Some(close::POLICY));
-        assert_eq!(hub.online(1), 1);
-        // The slow socket's queue filled up with the presence frame of the
-        // second join, so "one" dropped it, and the others heard of it.
-        assert_eq!(text(fast_rx.try_recv().unwrap()), "one");
-        assert_eq!(
-            text(fast_rx.try_recv().unwrap()),
-            r#"{"type":"presence","online":1}"#
-        );
-        assert_eq!(text(fast_rx.try_recv().unwrap()), "two");
-    }
-
-    #[test]
-    fn frames_are_built_once_per_base() {
-        let hub = Hub::new(10);
-        let mut receivers = Vec::new();
-        for base in ["x", "x", "y"] {
-            let (p, rx) = peer(8);
-            hub.join(1, base.into(), p).unwrap();
-            receivers.push(rx);
-        }
-        let mut built = Vec::new();
-        hub.broadcast(1, None, |base| {
-            built.push(base.to_string());
-            base.to_string().into()
-        });
-        assert_eq!(built, ["x", "y"]);
-    }
-
-    #[test]
-    fn as_the_fan_out_it_renders_events_and_closes_deleted_chats() {
-        let hub = Hub::new(10);
-        let (a, mut a_rx) = peer(8);
-        hub.join(1, "http://h".into(), a).unwrap();
-        hub.publish(1, Event::ChatDeleted);
-        assert_eq!(
-            text(a_rx.try_recv().unwrap()),
-            protocol::chat_deleted().as_str()
-        );
-        assert_eq!(text(a_rx.try_recv().unwrap()), "close 4404");
-        assert_eq!(hub.sockets(), 0);
-    }
-
-    #[test]
-    fn socket_limit_and_shutdown() {
-        let hub = Hub::new(1);
-        let (a, _a_rx) = peer(8);
-        let control = a.control.clone();
-        hub.join(1, "b".into(), a).unwrap();
-        let (b, _b_rx) = peer(8);
-        assert_eq!(
-            hub.join(2, "b".into(), b).unwrap_err(),
-            JoinError::TooManySockets
-        );
-        hub.shut_down();
-        assert_eq!(control.close_code(), Some(close::GOING_AWAY));
-        assert!(!hub.has_room());
-    }
-}
+mod tests;

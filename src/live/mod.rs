@@ -55,7 +55,7 @@ impl Live {
         limits: WsLimits,
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<Live> {
-        let hub = Arc::new(Hub::new(limits.max_sockets));
+        let hub = Hub::new(limits.max_sockets);
         let fanout: Arc<dyn Fanout> = hub.clone();
         let writer = Writer::start(db_path, fanout.clone(), metrics)?;
         Ok(Live {

@@ -13,25 +13,44 @@ use futures_util::stream::SplitSink;
 use futures_util::SinkExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
+use tokio::time::sleep_until;
 use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
+use crate::live::hub::PRESENCE_INTERVAL;
 use crate::live::peer::{Control, Outbound};
 use crate::live::protocol::{self, close};
 
-/// Sends the `hello`, then queued frames, pings when the client is quiet,
-/// and a close frame when asked to.
+/// What the socket's first frame says.
+pub struct Opened {
+    /// The `hello` frame.
+    pub hello: Utf8Bytes,
+    /// `message` frames up to this id are not sent (the client has them,
+    /// or reads them over REST).
+    pub last_id: i64,
+    /// The online count the `hello` gave.
+    pub online: usize,
+}
+
+/// Sends the `hello`, then queued frames and the latest presence count,
+/// pings when the client is quiet, and a close frame when asked to.
 pub async fn write_loop<S>(
     mut sink: SplitSink<WebSocketStream<S>, WsMessage>,
     mut rx: mpsc::Receiver<Outbound>,
     control: Arc<Control>,
-    hello: Utf8Bytes,
-    hello_last_id: i64,
+    opened: Opened,
     ping_interval: Duration,
     started: Instant,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let Opened {
+        hello,
+        last_id: hello_last_id,
+        online,
+    } = opened;
+    // The count the client last heard; an equal one is not repeated.
+    let mut told = online;
     if sink.send(WsMessage::Text(hello)).await.is_err() {
         control.close(close::NORMAL);
         return;
@@ -41,6 +60,11 @@ pub async fn write_loop<S>(
     ticker.tick().await;
     // When the ping we are waiting on an answer to was sent (time since start).
     let mut ping_sent: Option<Duration> = None;
+    // When the last presence frame went out, and when the next may (the
+    // hub tells a chat once per interval; this holds per socket too, also
+    // when this task ran late).
+    let mut presence_sent: Option<Instant> = None;
+    let mut presence_due: Option<Instant> = None;
     let code = loop {
         let outbound = tokio::select! {
             biased;
@@ -49,6 +73,26 @@ pub async fn write_loop<S>(
                 Some(outbound) => outbound,
                 None => break close::NORMAL,
             },
+            () = control.presence_set(), if presence_due.is_none() => {
+                let now = Instant::now();
+                match presence_sent.map(|at| at + PRESENCE_INTERVAL) {
+                    Some(due) if due > now => {
+                        presence_due = Some(due);
+                        continue;
+                    }
+                    _ => match presence(&control, &mut told) {
+                        Some(frame) => { presence_sent = Some(now); frame }
+                        None => continue,
+                    },
+                }
+            }
+            () = sleep_until(presence_due.unwrap_or_else(Instant::now).into()), if presence_due.is_some() => {
+                presence_due = None;
+                match presence(&control, &mut told) {
+                    Some(frame) => { presence_sent = Some(Instant::now()); frame }
+                    None => continue,
+                }
+            }
             _ = ticker.tick() => {
                 // Whole microseconds, like `last_seen`, so a prompt pong
                 // compares as after the ping.
@@ -114,4 +158,19 @@ pub async fn write_loop<S>(
     // client's close frame, which is what a client-initiated close needs.
     let closed = sink.close().await;
     tracing::debug!(code, ?closed, "socket writer done");
+}
+
+/// The presence frame waiting in the socket's slot, unless the client
+/// already has that count.
+fn presence(control: &Control, told: &mut usize) -> Option<Outbound> {
+    match control.take_presence() {
+        Some(online) if online != *told => {
+            *told = online;
+            Some(Outbound::Text {
+                frame: protocol::presence(online),
+                message_id: None,
+            })
+        }
+        _ => None,
+    }
 }

@@ -2,7 +2,7 @@
 //! the hub: the bounded queue of frames waiting to be written, and the
 //! control block through which anyone may ask the socket to close.
 
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,6 +33,12 @@ pub struct Control {
     closed: Notify,
     /// Microseconds since the socket opened when the client was last heard from.
     last_seen_micros: AtomicU64,
+    /// The latest online count not yet written, plus one (0: none). A
+    /// slot, not a queue: a newer count overwrites an unsent one, so a
+    /// busy room costs a socket one word, however many come and go.
+    presence: AtomicUsize,
+    /// Wakes the writer task when `presence` is set.
+    presence_set: Notify,
 }
 
 impl Control {
@@ -64,6 +70,24 @@ impl Control {
             }
             notified.await;
         }
+    }
+
+    /// Sets the online count this socket should be told of (the hub calls
+    /// this at most once per presence interval).
+    pub fn set_presence(&self, online: usize) {
+        self.presence
+            .store(online.saturating_add(1), Ordering::Release);
+        self.presence_set.notify_one();
+    }
+
+    /// Takes the count waiting to be written, if any.
+    pub fn take_presence(&self) -> Option<usize> {
+        self.presence.swap(0, Ordering::AcqRel).checked_sub(1)
+    }
+
+    /// Completes when a presence count was set (perhaps already taken).
+    pub async fn presence_set(&self) {
+        self.presence_set.notified().await;
     }
 
     pub fn touch(&self, since_start: Duration) {

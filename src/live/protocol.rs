@@ -32,6 +32,11 @@ pub mod close {
     pub const POLICY: u16 = 1008;
     /// The client sent a frame over the size limit.
     pub const TOO_BIG: u16 = 1009;
+    /// The server failed (the database, say) while opening the socket: try
+    /// again later.
+    pub const TRY_AGAIN_LATER: u16 = 1011;
+    /// The user's tokens were revoked (deleted, suspended, new password).
+    pub const NOT_AUTHENTICATED: u16 = 4401;
     /// The chat was deleted.
     pub const CHAT_DELETED: u16 = 4404;
 }
@@ -163,14 +168,24 @@ pub fn nonce(nonce: Option<Json>) -> Result<Option<Json>, BadFrame> {
 // ---------------------------------------------------------------------------
 // Server → client
 
-/// `{"type": "hello", "chat", "user", "online", "messages"}`, the first frame.
+/// Most bytes of messages in a `hello`: with the rest of the frame it
+/// stays well inside a socket's 1 MiB write buffer, whatever the texts
+/// are (2,000 characters escaped as `\uXXXX` are 12 KB).
+pub const HELLO_MAX_MESSAGE_BYTES: usize = 512 * 1024;
+
+/// The first frame, `{"type": "hello", "chat", "user", "online",
+/// "messages", "more"}`, and the id of the last message in it (None when
+/// it has none). `more` is true when `history` had more than fits in
+/// [`HELLO_MAX_MESSAGE_BYTES`], or `more` is given true (the reader kept
+/// some back): the client pages the rest with `?after=`.
 pub fn hello(
     chat: Chat,
     user: Option<&str>,
     online: usize,
     history: Vec<Message>,
+    more: bool,
     base: &str,
-) -> Utf8Bytes {
+) -> (Utf8Bytes, Option<i64>) {
     #[derive(Serialize)]
     struct Hello<'a> {
         #[serde(rename = "type")]
@@ -179,17 +194,29 @@ pub fn hello(
         user: Option<&'a str>,
         online: usize,
         messages: Vec<MessageView>,
+        more: bool,
     }
-    frame(&Hello {
+    let total = history.len();
+    let mut bytes = 0;
+    let messages: Vec<MessageView> = history
+        .into_iter()
+        .map(|m| MessageView::new(m, base))
+        .take_while(|view| {
+            bytes += serde_json::to_vec(view).map_or(0, |json| json.len() + 1);
+            bytes <= HELLO_MAX_MESSAGE_BYTES
+        })
+        .collect();
+    let last = messages.last().map(|view| view.id);
+    let more = more || messages.len() < total;
+    let hello = frame(&Hello {
         kind: "hello",
         chat: ChatView::new(chat, base),
         user,
         online,
-        messages: history
-            .into_iter()
-            .map(|m| MessageView::new(m, base))
-            .collect(),
-    })
+        messages,
+        more,
+    });
+    (hello, last)
 }
 
 /// `{"type": "pong"}`
@@ -230,6 +257,15 @@ pub fn chat_deleted() -> Utf8Bytes {
     Utf8Bytes::from_static(r#"{"type":"chat_deleted"}"#)
 }
 
+/// The `error` frame a socket gets before it is closed with
+/// [`close::NOT_AUTHENTICATED`].
+pub fn revoked() -> Utf8Bytes {
+    error_frame(
+        Error::NotAuthenticated.code(),
+        "Your session has ended (account deleted or suspended, or password changed); sign in again.",
+    )
+}
+
 /// `{"type": "error", "code", "detail"}` for a refusal by the domain.
 pub fn error(error: &Error) -> Utf8Bytes {
     error_frame(error.code(), &error.detail())
@@ -246,6 +282,8 @@ pub fn close_frame(code: u16) -> WsMessage {
         close::GOING_AWAY => "going away (server shutdown or no answer to pings)",
         close::POLICY => "too slow: messages were not being read",
         close::TOO_BIG => "frame too large",
+        close::TRY_AGAIN_LATER => "server error, try again later",
+        close::NOT_AUTHENTICATED => "not authenticated",
         close::CHAT_DELETED => "chat deleted",
         _ => "",
     };

@@ -92,15 +92,6 @@ pub fn last(conn: &Connection, chat_id: i64, n: u64) -> rusqlite::Result<Vec<Mes
     Ok(messages)
 }
 
-/// Every message of a chat with an id above `after`, oldest first.
-pub fn all_after(conn: &Connection, chat_id: i64, after: i64) -> rusqlite::Result<Vec<Message>> {
-    conn.prepare_cached(&format!(
-        "{SELECT} WHERE m.chat_id = ?1 AND m.id > ?2 ORDER BY m.id"
-    ))?
-    .query_map(params![chat_id, after], from_row)?
-    .collect()
-}
-
 /// Replaces the text of a message and marks it edited.
 pub fn edit(conn: &Connection, id: i64, text: &str, at: &str) -> rusqlite::Result<()> {
     conn.prepare_cached("UPDATE messages SET text = ?2, edited_at = ?3 WHERE id = ?1")?

@@ -28,6 +28,8 @@ pub type NewImage = (ImageKind, bytes::Bytes);
 pub struct Opening {
     pub chat: Chat,
     pub history: Vec<Message>,
+    /// More messages after `after` than `history` holds are waiting.
+    pub more: bool,
     /// The newest message id when the snapshot was taken.
     pub newest: i64,
 }
@@ -222,29 +224,38 @@ impl Db {
         .await
     }
 
-    /// A chat with its recent history (the last `last` messages, or every
-    /// one after `after`), in one read snapshot; `None` when it is gone.
+    /// A chat with its recent history (the last `last` messages, or the
+    /// first `catch_up` after `after`), in one read snapshot; `None` when
+    /// it is gone.
     pub async fn opening(
         &self,
         room: Room,
         chat_id: i64,
         after: Option<i64>,
         last: u64,
+        catch_up: u64,
     ) -> Result<Option<Opening>, StorageError> {
         self.run(move |conn| {
             let tx = conn.transaction()?;
             let Some(chat) = chats::get(&tx, room, chat_id)? else {
                 return Ok(None);
             };
-            let history = match after {
-                Some(after) => messages::all_after(&tx, chat_id, after)?,
-                None => messages::last(&tx, chat_id, last)?,
+            let (history, more) = match after {
+                Some(after) => {
+                    // One more than asked tells whether more are waiting.
+                    let mut history = messages::page(&tx, chat_id, after, 0, catch_up + 1)?;
+                    let more = history.len() as u64 > catch_up;
+                    history.truncate(catch_up as usize);
+                    (history, more)
+                }
+                None => (messages::last(&tx, chat_id, last)?, false),
             };
             let newest = messages::newest_id(&tx, chat_id)?;
             tx.commit()?;
             Ok(Some(Opening {
                 chat,
                 history,
+                more,
                 newest,
             }))
         })

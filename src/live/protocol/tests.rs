@@ -145,14 +145,16 @@ fn event_frames_are_todays_bytes() {
 
 #[test]
 fn hello_presence_and_pong() {
-    let hello: Json = serde_json::from_str(&hello(
+    let (frame, last) = hello(
         chat(),
         Some("alice"),
         2,
         vec![message(false)],
+        false,
         "http://h",
-    ))
-    .unwrap();
+    );
+    assert_eq!(last, Some(3));
+    let hello: Json = serde_json::from_str(&frame).unwrap();
     assert_eq!(
         hello,
         json!({
@@ -161,10 +163,33 @@ fn hello_presence_and_pong() {
             "user": "alice",
             "online": 2,
             "messages": [serde_json::from_str::<Json>(MESSAGE).unwrap()],
+            "more": false,
         })
     );
     assert_eq!(presence(3).as_str(), r#"{"type":"presence","online":3}"#);
     assert_eq!(pong().as_str(), r#"{"type":"pong"}"#);
+}
+
+#[test]
+fn a_hello_keeps_within_its_byte_budget_and_says_more() {
+    // 2,000 control characters serialize as 12,000 bytes each.
+    let heavy = |id| Message {
+        id,
+        text: "\u{1}".repeat(2000),
+        ..message(false)
+    };
+    let history: Vec<Message> = (1..=200).map(heavy).collect();
+    let (frame, last) = hello(chat(), None, 1, history, false, "http://h");
+    assert!(frame.len() < 600 * 1024, "{} bytes", frame.len());
+    let parsed: Json = serde_json::from_str(&frame).unwrap();
+    let kept = parsed["messages"].as_array().unwrap();
+    assert!(kept.len() > 30 && kept.len() < 200, "{}", kept.len());
+    assert_eq!(last, kept.last().unwrap()["id"].as_i64());
+    assert_eq!(parsed["more"], true);
+
+    let (frame, last) = hello(chat(), None, 1, vec![], true, "http://h");
+    let parsed: Json = serde_json::from_str(&frame).unwrap();
+    assert_eq!((parsed["more"].clone(), last), (json!(true), None));
 }
 
 #[test]
