@@ -4,8 +4,10 @@
 //! cargo run --example client -- --url http://127.0.0.1:8000 --user nik --password '...' films 1
 //! ```
 //!
-//! Logs in, prints the chat's recent history and every live message, and
-//! sends each line you type. `/edit <id> <text>` and `/delete <id>` change
+//! Logs in, prints the chat's recent history (or, with `--after <id>`,
+//! every message after that id: the `hello` carries up to 200 and says
+//! `more`, and the rest are read from the REST pages) and every live
+//! message, and sends each line you type. `/edit <id> <text>` and `/delete <id>` change
 //! your own messages; `/quit` (or Ctrl-D) leaves. Without `--user` it joins
 //! read-only.
 
@@ -31,6 +33,9 @@ struct Args {
     room: String,
     /// Chat id.
     chat: i64,
+    /// Catch up on every message after this id instead of the last 50.
+    #[arg(long)]
+    after: Option<i64>,
 }
 
 #[tokio::main]
@@ -44,20 +49,53 @@ async fn main() -> anyhow::Result<()> {
     };
 
     let ws_base = base.replacen("http", "ws", 1);
-    let mut url = format!("{ws_base}/chat/{}/{}/", args.room, args.chat);
+    let mut query = Vec::new();
     if let Some(token) = &token {
-        url.push_str(&format!("?token={token}"));
+        query.push(format!("token={token}"));
     }
+    if let Some(after) = args.after {
+        query.push(format!("after={after}"));
+    }
+    let url = format!(
+        "{ws_base}/chat/{}/{}/?{}",
+        args.room,
+        args.chat,
+        query.join("&")
+    );
+    let history = format!("{base}/api/chat/{}/{}/messages/", args.room, args.chat);
     let (socket, _) = tokio_tungstenite::connect_async(&url)
         .await
         .map_err(|e| anyhow::anyhow!("cannot join {}/{}: {e}", args.room, args.chat))?;
     let (mut sink, mut stream) = socket.split();
 
     let printer = tokio::spawn(async move {
+        // Ids shown already: a live message may also be on a REST page.
+        let mut shown = std::collections::HashSet::new();
         while let Some(frame) = stream.next().await {
             match frame {
                 Ok(Message::Text(text)) => match serde_json::from_str::<Value>(&text) {
-                    Ok(value) => show(&value),
+                    Ok(value) => {
+                        if value["type"] == "message"
+                            && !shown.insert(value["message"]["id"].as_i64())
+                        {
+                            continue;
+                        }
+                        show(&value);
+                        for message in value["messages"].as_array().into_iter().flatten() {
+                            shown.insert(message["id"].as_i64());
+                        }
+                        if value["type"] == "hello" && value["more"] == true {
+                            let last = value["messages"]
+                                .as_array()
+                                .and_then(|m| m.last())
+                                .and_then(|m| m["id"].as_i64())
+                                .or(args.after)
+                                .unwrap_or(0);
+                            if let Err(error) = catch_up(&history, last, &mut shown).await {
+                                println!("* cannot read the older messages: {error}");
+                            }
+                        }
+                    }
                     Err(_) => println!("? {text}"),
                 },
                 Ok(Message::Close(close)) => {
@@ -98,6 +136,34 @@ async fn main() -> anyhow::Result<()> {
     let _ = sink.send(Message::Close(None)).await;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), printer).await;
     Ok(())
+}
+
+/// Prints the REST pages of messages after `last` until `next` is null
+/// (the `hello` said `more`); live frames wait on the socket meanwhile.
+async fn catch_up(
+    history: &str,
+    mut last: i64,
+    shown: &mut std::collections::HashSet<Option<i64>>,
+) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    loop {
+        let page: Value = client
+            .get(format!("{history}?after={last}"))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        for message in page["results"].as_array().into_iter().flatten() {
+            last = message["id"].as_i64().unwrap_or(last);
+            if shown.insert(Some(last)) {
+                show(&json!({"type": "message", "message": message}));
+            }
+        }
+        if page["next"].is_null() {
+            return Ok(());
+        }
+    }
 }
 
 async fn login(base: &str, user: &str, password: &str) -> anyhow::Result<String> {

@@ -246,3 +246,148 @@ async fn shutdown_with_a_crowd_in_one_chat_closes_every_socket_with_1001() {
     eprintln!("shutdown with {CROWD} sockets took {:?}", started.elapsed());
     assert!(codes.iter().all(|&code| code == 1001), "{codes:?}");
 }
+
+/// Posts `n` messages of `chars` characters over one socket as fast as
+/// the server takes them; returns their ids once all are echoed.
+async fn post_many(app: &TestApp, token: &str, chat: i64, n: usize, chars: usize) -> Vec<i64> {
+    let ws = connect(&app.ws_url("films", chat, &format!("token={token}"))).await;
+    let (mut sink, mut stream) = ws.split();
+    let sending = tokio::spawn(async move {
+        for i in 0..n {
+            let text = format!("{i:05}{}", "x".repeat(chars - 5));
+            let frame = serde_json::json!({"type": "message", "text": text, "nonce": i});
+            sink.send(Message::text(frame.to_string())).await.unwrap();
+        }
+        sink
+    });
+    let mut ids = Vec::with_capacity(n);
+    while ids.len() < n {
+        let next = timeout(Duration::from_secs(30), stream.next())
+            .await
+            .expect("echoes stopped");
+        if let Some(Ok(Message::Text(text))) = next {
+            let frame: Value = serde_json::from_str(&text).unwrap();
+            match frame["type"].as_str() {
+                Some("message") => ids.push(frame["message"]["id"].as_i64().unwrap()),
+                Some("hello" | "presence") => {}
+                _ => panic!("{frame}"),
+            }
+        }
+    }
+    let mut sink = sending.await.unwrap();
+    let _ = sink.close().await;
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnect_after_a_5_mb_backlog_sees_every_message_exactly_once() {
+    let app = spawn_app_with(|c| {
+        c.ws.burst = 1_000_000;
+        c.ws.rate_per_sec = 1_000_000.0;
+        c.ws.queue_len = 4096;
+    })
+    .await;
+    let token = app.user("alice").await;
+    let chat = app.new_chat_id(&token, "films", "Backlog").await;
+    let seen_before = post_many(&app, &token, chat, 1, 10).await[0];
+
+    // Away: 2,600 messages of 2,000 characters (about 5.5 MB) arrive.
+    let backlog = post_many(&app, &token, chat, 2600, 2000).await;
+
+    // Back: the hello carries the first 200, says more, and the socket lives.
+    let (mut ws, hello) =
+        join_url(&app.ws_url("films", chat, &format!("after={seen_before}"))).await;
+    assert_eq!(hello["more"], true);
+    let mut got = ids(hello["messages"].as_array().unwrap());
+    assert_eq!(got, backlog[..200]);
+
+    // New messages keep coming while the client pages the rest.
+    let live = {
+        let (app_base, token) = (app.base.clone(), token.clone());
+        tokio::spawn(async move {
+            let poster = ApiClient::new(app_base);
+            let mut sent = Vec::new();
+            for i in 0..30 {
+                sent.push(id_of_message(
+                    &send_message(&poster, &token, "films", chat, &format!("live {i}")).await,
+                ));
+            }
+            sent
+        })
+    };
+    loop {
+        let last = *got.last().unwrap();
+        let page = app.history("films", chat, &format!("?after={last}")).await;
+        let page_ids = ids(&results(&page));
+        assert!(page_ids.len() <= 100);
+        got.extend(page_ids);
+        if page["next"].is_null() {
+            break;
+        }
+    }
+    let live = live.await.unwrap();
+    // The rest come on the socket; some may be in the pages too.
+    let mut on_socket = Vec::new();
+    while on_socket.len() < live.len() {
+        let frame = next_non_presence(&mut ws).await;
+        assert_eq!(frame["type"], "message", "{frame}");
+        let id = id_of(&frame);
+        if !on_socket.contains(&id) {
+            on_socket.push(id);
+        }
+        assert!(
+            !got[..200].contains(&id),
+            "the socket repeated a hello message"
+        );
+    }
+    assert_eq!(on_socket, live, "live frames in id order");
+    assert!(
+        got.windows(2).all(|w| w[0] < w[1]),
+        "hello and pages ascend without repeats"
+    );
+    for id in on_socket {
+        if !got.contains(&id) {
+            got.push(id);
+        }
+    }
+    let expected: Vec<i64> = backlog.iter().chain(&live).copied().collect();
+    assert_eq!(got.len(), expected.len());
+    assert_eq!(got, expected, "every message exactly once, in order");
+    assert_alive(&mut ws).await;
+}
+
+#[tokio::test]
+async fn a_short_catch_up_says_no_more() {
+    let app = spawn_app_with(|c| {
+        c.ws.burst = 1_000;
+        c.ws.rate_per_sec = 1_000.0;
+    })
+    .await;
+    let token = app.user("alice").await;
+    let chat = app.new_chat_id(&token, "films", "Short").await;
+    let sent = post_many(&app, &token, chat, 200, 10).await;
+    let (_ws, hello) = join_url(&app.ws_url("films", chat, "after=0")).await;
+    assert_eq!(hello["more"], false);
+    assert_eq!(ids(hello["messages"].as_array().unwrap()), sent);
+    let (_ws, hello) = join_url(&app.ws_url("films", chat, &format!("after={}", sent[0]))).await;
+    assert_eq!(
+        (
+            hello["more"].clone(),
+            hello["messages"].as_array().unwrap().len()
+        ),
+        (serde_json::json!(false), 199)
+    );
+    let more = post_many(&app, &token, chat, 1, 10).await;
+    let (_ws, hello) = join_url(&app.ws_url("films", chat, "after=0")).await;
+    assert_eq!(hello["more"], true);
+    assert_eq!(ids(hello["messages"].as_array().unwrap()), sent);
+    // Without ?after= the last 50, and never more.
+    let (_ws, hello) = join_url(&app.ws_url("films", chat, "")).await;
+    assert_eq!(hello["more"], false);
+    let last: Vec<i64> = sent[151..].iter().chain(&more).copied().collect();
+    assert_eq!(ids(hello["messages"].as_array().unwrap()), last);
+}
+
+fn id_of_message(message: &Value) -> i64 {
+    message["id"].as_i64().unwrap()
+}

@@ -1,6 +1,10 @@
 // The open chat's WebSocket: connecting, reconnecting with backoff, catching
-// up with ?after= so no message is missed or shown twice, and handing each
-// frame to the chat view.
+// up with ?after= (and REST pages when the hello says `more`) so no message
+// is missed or shown twice, and handing each frame to the chat view.
+//
+// `synced` is the id up to which the view holds every message: what a
+// reconnect asks to catch up after. While pages are still being read it
+// stays behind the live messages that already arrived.
 
 import { state } from './state.js';
 import { api, accessLeft, refresh } from './api.js';
@@ -10,7 +14,9 @@ import {
 
 export function openChat(room, id) {
   showChat(room);
-  state.chat = { room, id, ws: null, byId: new Map(), lastId: 0, attempt: 0, done: false, hello: false };
+  state.chat = {
+    room, id, ws: null, byId: new Map(), lastId: 0, synced: 0, catchingUp: false, attempt: 0, done: false, hello: false,
+  };
   setStatus('connecting', 'Connecting…');
   connect(state.chat);
 }
@@ -31,7 +37,7 @@ async function connect(c) {
   const query = new URLSearchParams();
   const token = state.accessToken;
   if (token) query.set('token', token);
-  if (c.lastId) query.set('after', c.lastId);
+  if (c.synced) query.set('after', c.synced);
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
   let ws;
   try {
@@ -46,16 +52,19 @@ async function connect(c) {
   c.hello = false;
   ws.onmessage = (event) => {
     if (c.ws !== ws) return;
-    try { onFrame(c, JSON.parse(event.data)); } catch (error) { console.error(error); }
+    try { onFrame(c, ws, JSON.parse(event.data)); } catch (error) { console.error(error); }
   };
   ws.onclose = (event) => {
     if (c.ws !== ws) return;
     c.ws = null;
     if (c.done) return;
+    c.catchingUp = false;
     if (event.code === 4404) { gone(c); return; }
     setStatus('reconnecting', 'Reconnecting…');
     setOnline(null);
-    if (!c.hello) checkBeforeRetry(c).then((retry) => retry && later(c));
+    if (event.code === 1011) later(c); // the server failed; try again later
+    else if (event.code === 4401) refresh().catch(() => {}).then(() => later(c)); // signed out if revoked
+    else if (!c.hello) checkBeforeRetry(c).then((retry) => retry && later(c));
     else later(c);
   };
 }
@@ -87,7 +96,25 @@ function gone(c) {
   showDeleted();
 }
 
-function onFrame(c, frame) {
+/** Reads the REST pages after `cursor` until `next` is null, then marks
+ * the view synced; on a failure the socket is closed, and the reconnect
+ * catches up from what was synced. */
+async function catchUp(c, ws, cursor) {
+  c.catchingUp = true;
+  for (;;) {
+    const { status, data } = await api(`/api/chat/${c.room}/${c.id}/messages/?after=${cursor}`);
+    if (c.ws !== ws) return;
+    if (status !== 200) { ws.close(); return; }
+    for (const m of data.results) upsert(c, m, true);
+    if (data.results.length) cursor = data.results[data.results.length - 1].id;
+    if (!data.next) break;
+  }
+  c.catchingUp = false;
+  // Pages reached past the hello's snapshot; live frames cover the rest.
+  c.synced = Math.max(c.synced, c.lastId);
+}
+
+function onFrame(c, ws, frame) {
   switch (frame.type) {
     case 'hello':
       c.hello = true;
@@ -95,6 +122,8 @@ function onFrame(c, frame) {
       renderChatHead(frame.chat);
       setOnline(frame.online);
       for (const m of frame.messages) upsert(c, m, true);
+      if (frame.messages.length) c.synced = Math.max(c.synced, frame.messages[frame.messages.length - 1].id);
+      if (frame.more) catchUp(c, ws, c.synced);
       setStatus('live', frame.user ? 'Live' : 'Live · read-only');
       showError('');
       scrollToEnd(!c.seen);
@@ -102,6 +131,7 @@ function onFrame(c, frame) {
       break;
     case 'message':
       upsert(c, frame.message, true);
+      if (!c.catchingUp) c.synced = Math.max(c.synced, frame.message.id);
       break;
     case 'message_edited':
     case 'message_deleted':

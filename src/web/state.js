@@ -39,7 +39,7 @@ export const state = {
   listSeq: 0,
 
   /**
-   * The open chat, or null: {room, id, ws, byId, lastId, attempt, done,
+   * The open chat, or null: {room, id, ws, byId, lastId, synced, catchingUp, attempt, done,
    * hello, timer, seen, refreshed}. A closed chat's object is marked `done`
    * and dropped, so callbacks still holding it can tell they are stale.
    */
