@@ -391,3 +391,30 @@ async fn a_short_catch_up_says_no_more() {
 fn id_of_message(message: &Value) -> i64 {
     message["id"].as_i64().unwrap()
 }
+
+#[tokio::test]
+async fn a_database_failure_while_opening_closes_with_1011_and_a_retry_works() {
+    let app = spawn_app().await;
+    let token = app.user("alice").await;
+    let chat = app.new_chat_id(&token, "films", "Fragile").await;
+    let url = app.ws_url("films", chat, &format!("token={token}"));
+
+    // The chat is there (the check before the upgrade passes), but its
+    // messages cannot be read: a real database error during the hello.
+    let db = rusqlite::Connection::open(app.data_dir().join("chat.db")).unwrap();
+    db.execute_batch("ALTER TABLE messages RENAME TO messages_away")
+        .unwrap();
+    let mut ws = connect(&url).await;
+    assert_eq!(close_code(&mut ws).await, 1011, "not chat_deleted/4404");
+    assert_eq!(
+        app.get_json(&format!("/api/chat/films/{chat}/")).await.0,
+        200
+    );
+
+    // Once the database is well again, the retry the client makes works.
+    db.execute_batch("ALTER TABLE messages_away RENAME TO messages")
+        .unwrap();
+    let (mut ws, hello) = join_url(&url).await;
+    assert_eq!(hello["chat"]["id"], chat);
+    post_and_wait(&mut ws, "back", "n").await;
+}
