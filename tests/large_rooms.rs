@@ -418,3 +418,117 @@ async fn a_database_failure_while_opening_closes_with_1011_and_a_retry_works() {
     assert_eq!(hello["chat"]["id"], chat);
     post_and_wait(&mut ws, "back", "n").await;
 }
+
+/// `chatd` (the real binary) on the test server's data directory.
+fn chatd(args: &[&str], app: &TestApp) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_chatd"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(app.data_dir())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "chatd {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Alice and Bob in Bob's chat, each on a socket; returns the app,
+/// Alice's token, the chat and both sockets.
+async fn alice_and_bob() -> (TestApp, String, i64, Ws, Ws) {
+    let app = spawn_app().await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let chat = app.new_chat_id(&bob, "films", "Revocation").await;
+    let (alice_ws, _) = join_url(&app.ws_url("films", chat, &format!("token={alice}"))).await;
+    let (bob_ws, _) = join_url(&app.ws_url("films", chat, &format!("token={bob}"))).await;
+    (app, alice, chat, alice_ws, bob_ws)
+}
+
+/// Alice's socket is told and closed with 4401 within 5 s, her old token
+/// opens no socket, and Bob's socket stays.
+async fn assert_revoked(app: &TestApp, alice: &str, chat: i64, mut alice_ws: Ws, mut bob_ws: Ws) {
+    let started = Instant::now();
+    expect_revoked(&mut alice_ws).await;
+    assert_eq!(close_code(&mut alice_ws).await, 4401);
+    assert!(started.elapsed() < WAIT, "{:?}", started.elapsed());
+    let url = app.ws_url("films", chat, &format!("token={alice}"));
+    assert_eq!(refused_status(&url).await, 401);
+    assert_alive(&mut bob_ws).await;
+}
+
+/// The next frame but presence ones is the `not_authenticated` error.
+async fn expect_revoked(ws: &mut Ws) {
+    loop {
+        match timeout(WAIT, ws.next()).await.expect("no frame within 5 s") {
+            Some(Ok(Message::Text(text))) => {
+                let frame: Value = serde_json::from_str(&text).unwrap();
+                if frame["type"] != "presence" {
+                    assert_eq!(frame["type"], "error", "{frame}");
+                    assert_eq!(frame["code"], "not_authenticated", "{frame}");
+                    assert!(frame["detail"].as_str().is_some_and(|d| !d.is_empty()));
+                    return;
+                }
+            }
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            other => panic!("expected the error frame, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_user_over_the_api_closes_their_sockets_with_4401() {
+    let (app, alice, chat, alice_ws, bob_ws) = alice_and_bob().await;
+    let deleted = app
+        .client
+        .delete(app.url("/api/user/"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    assert_revoked(&app, &alice, chat, alice_ws, bob_ws).await;
+}
+
+#[tokio::test]
+async fn deleting_a_user_from_the_command_line_closes_their_sockets_with_4401() {
+    let (app, alice, chat, alice_ws, bob_ws) = alice_and_bob().await;
+    chatd(&["user", "delete", "alice"], &app);
+    assert_revoked(&app, &alice, chat, alice_ws, bob_ws).await;
+}
+
+#[tokio::test]
+async fn a_new_password_from_the_command_line_closes_the_old_sockets_only() {
+    let (app, alice, chat, alice_ws, bob_ws) = alice_and_bob().await;
+    chatd(
+        &[
+            "user",
+            "set-password",
+            "alice",
+            "--password",
+            "a brand new passphrase",
+        ],
+        &app,
+    );
+    assert_revoked(&app, &alice, chat, alice_ws, bob_ws).await;
+    // Signed in again with the new password, a socket stays open.
+    let login = app
+        .client
+        .post(app.url("/api/token/"))
+        .form(&[
+            ("username", "alice"),
+            ("password", "a brand new passphrase"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let token = login.json::<Value>().await.unwrap()["access"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (mut ws, hello) = join_url(&app.ws_url("films", chat, &format!("token={token}"))).await;
+    assert_eq!(hello["user"], "alice");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    post_and_wait(&mut ws, "still here", "n").await;
+}

@@ -18,7 +18,7 @@
 //!
 //! The hub also knows who is signed in on each socket, so a user whose
 //! tokens were revoked (deleted, suspended, new password) can be closed
-//! out ([`Hub::revoke_user`], [`Hub::signed_in`]).
+//! out ([`Hub::revoke_user`], [`Hub::revoke_stale`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -262,35 +262,45 @@ impl Hub {
         }
     }
 
-    /// The users signed in on open sockets, each once, with the token
-    /// version each socket was opened under (the lowest, if several).
-    pub fn signed_in(&self) -> Vec<SignedIn> {
+    /// The users signed in on open sockets, each once.
+    pub fn signed_in(&self) -> Vec<i64> {
         let state = self.lock();
-        let mut users: HashMap<i64, i64> = HashMap::new();
-        for member in state.chats.values().flat_map(|room| room.members.values()) {
-            if let Some(user) = member.user {
-                let version = users.entry(user.user_id).or_insert(user.token_version);
-                *version = (*version).min(user.token_version);
-            }
-        }
+        let mut users: Vec<i64> = state
+            .chats
+            .values()
+            .flat_map(|room| room.members.values())
+            .filter_map(|member| member.user.map(|user| user.user_id))
+            .collect();
+        users.sort_unstable();
+        users.dedup();
         users
-            .into_iter()
-            .map(|(user_id, token_version)| SignedIn {
-                user_id,
-                token_version,
-            })
-            .collect()
     }
 
-    /// Closes every socket `user_id` is signed in on, with an `error`
-    /// frame (`not_authenticated`) and close code 4401: the user was
-    /// deleted or suspended, or their password changed. Their readers
-    /// take them out of their chats. Returns how many were closed.
+    /// Closes every socket `user_id` is signed in on (see [`Hub::revoke`]):
+    /// the user was deleted or suspended, or their password changed.
+    /// Returns how many were closed.
     pub fn revoke_user(&self, user_id: i64) -> usize {
+        self.revoke(|user| user.user_id == user_id)
+    }
+
+    /// Closes the sockets of the `checked` users whose token version is
+    /// no longer `current` (absent: the user is gone). Sockets opened
+    /// under the current version stay. Returns how many were closed.
+    pub fn revoke_stale(&self, checked: &[i64], current: &HashMap<i64, i64>) -> usize {
+        self.revoke(|user| {
+            checked.binary_search(&user.user_id).is_ok()
+                && current.get(&user.user_id) != Some(&user.token_version)
+        })
+    }
+
+    /// Sends each socket whose user matches an `error` frame
+    /// (`not_authenticated`), then closes it with 4401; its reader takes it
+    /// out of its chat.
+    fn revoke(&self, matches: impl Fn(&SignedIn) -> bool) -> usize {
         let state = self.lock();
         let mut closed = 0;
         for member in state.chats.values().flat_map(|room| room.members.values()) {
-            if member.user.is_some_and(|user| user.user_id == user_id) {
+            if member.user.as_ref().is_some_and(&matches) {
                 member.peer.send(protocol::revoked());
                 close_after_queued(&member.peer, close::NOT_AUTHENTICATED);
                 closed += 1;

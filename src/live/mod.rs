@@ -9,6 +9,8 @@
 //!   write half.
 //! - [`writer`]: the group-committing message writer, which stores a
 //!   message before anyone is told of it.
+//! - [`revocation`]: closes the sockets of users whose tokens were revoked,
+//!   also from another process.
 //!
 //! [`Live`] holds them together. It is all this module needs from the rest
 //! of the server, so `live` never reaches into the app or the HTTP edge.
@@ -26,6 +28,7 @@ pub mod hub;
 pub mod outbound;
 pub mod peer;
 pub mod protocol;
+pub mod revocation;
 pub mod writer;
 
 pub use fanout::{Event, Fanout};
@@ -58,6 +61,7 @@ impl Live {
         let hub = Hub::new(limits.max_sockets);
         let fanout: Arc<dyn Fanout> = hub.clone();
         let writer = Writer::start(db_path, fanout.clone(), metrics)?;
+        revocation::watch(&hub, db_path)?;
         Ok(Live {
             hub,
             writer,
@@ -65,6 +69,14 @@ impl Live {
             limits,
             fanout,
         })
+    }
+
+    /// Closes every open socket of `user_id` with `not_authenticated` and
+    /// 4401: call it when the user is deleted or suspended or their
+    /// password changes. (Changes made by another process are noticed
+    /// within a second by the [`revocation`] watcher.)
+    pub fn revoke_user(&self, user_id: i64) -> usize {
+        self.hub.revoke_user(user_id)
     }
 
     /// Tells every socket of `chat_id` of `event` (chat changes from REST

@@ -85,6 +85,12 @@ pub fn connect(path: &Path) -> anyhow::Result<Connection> {
     Ok(conn)
 }
 
+/// SQLite's `PRAGMA data_version`: changes whenever another connection
+/// (another process too, such as `chatd user delete`) commits.
+pub fn data_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA data_version", [], |row| row.get(0))
+}
+
 /// A transaction that takes the write lock when it begins (waiting for it
 /// up to the busy timeout), for writes that read first: a deferred one
 /// would read from a snapshot, and if another connection committed before

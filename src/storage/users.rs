@@ -196,6 +196,29 @@ pub fn set_password(conn: &Connection, id: i64, password_hash: &str) -> rusqlite
     Ok(changed == 1)
 }
 
+/// The token versions of those of `ids` that still exist, by id.
+pub fn token_versions(
+    conn: &Connection,
+    ids: &[i64],
+) -> rusqlite::Result<std::collections::HashMap<i64, i64>> {
+    let mut versions = std::collections::HashMap::with_capacity(ids.len());
+    // In chunks: well below SQLite's limit on bound parameters.
+    for chunk in ids.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(",");
+        let mut statement = conn.prepare_cached(&format!(
+            "SELECT id, token_version FROM users WHERE id IN ({marks})"
+        ))?;
+        let rows = statement.query_map(rusqlite::params_from_iter(chunk), |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?;
+        for row in rows {
+            let (id, version) = row?;
+            versions.insert(id, version);
+        }
+    }
+    Ok(versions)
+}
+
 /// Every user, oldest first, with how many chats each created.
 pub fn list(conn: &Connection) -> rusqlite::Result<Vec<(User, String, u64)>> {
     conn.prepare(&format!(

@@ -190,6 +190,7 @@ async fn user(req: Req) -> Result<Response, ApiError> {
         .delete_user(req.app.media.clone(), user.id)
         .await?
         .ok_or_else(ApiError::not_found)?;
+    req.app.live.revoke_user(user.id);
     for chat_id in deleted.chat_ids {
         req.app
             .live

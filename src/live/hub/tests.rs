@@ -136,15 +136,34 @@ fn revoking_a_user_closes_only_their_sockets_with_4401() {
     hub.join(1, "h".into(), a, user(7)).unwrap();
     hub.join(2, "h".into(), a2, user(7)).unwrap();
     hub.join(1, "h".into(), b, user(8)).unwrap();
-    let mut signed_in = hub.signed_in();
-    signed_in.sort_by_key(|s| s.user_id);
-    assert_eq!(signed_in, [user(7).unwrap(), user(8).unwrap()]);
+    assert_eq!(hub.signed_in(), [7, 8]);
     assert_eq!(hub.revoke_user(7), 2);
     for rx in [&mut a_rx, &mut a2_rx] {
         assert_eq!(text(rx.try_recv().unwrap()), protocol::revoked().as_str());
         assert_eq!(text(rx.try_recv().unwrap()), "close 4401");
     }
     assert!(b_rx.try_recv().is_err());
+}
+
+#[test]
+fn stale_versions_and_vanished_users_are_revoked_current_ones_stay() {
+    let hub = Hub::new(10);
+    let mut sockets = Vec::new();
+    for (user_id, token_version) in [(1, 0), (1, 1), (2, 0), (3, 0)] {
+        let (p, rx) = peer(8);
+        let signed = SignedIn {
+            user_id,
+            token_version,
+        };
+        hub.join(1, "h".into(), p, Some(signed)).unwrap();
+        sockets.push(rx);
+    }
+    // User 1 is at version 1 now, user 2 is gone, user 3 was not checked
+    // (joined after the check).
+    let current = HashMap::from([(1, 1)]);
+    assert_eq!(hub.revoke_stale(&[1, 2], &current), 2);
+    let closed: Vec<bool> = sockets.iter_mut().map(|rx| rx.try_recv().is_ok()).collect();
+    assert_eq!(closed, [true, false, true, false]);
 }
 
 #[test]
