@@ -20,13 +20,13 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::config::WsLimits;
 use crate::domain::error::Error;
-use crate::domain::rooms::Room;
 use crate::domain::throttle::{Rate, TokenBucket};
 use crate::live::outbound::write_loop;
 use crate::live::peer::{Control, Peer};
 use crate::live::protocol::{self, close, Command};
 use crate::live::writer::{Op, Reply};
 use crate::live::Live;
+use crate::rooms::Room;
 use crate::storage::users::User;
 use crate::storage::StorageError;
 
