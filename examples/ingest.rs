@@ -33,10 +33,10 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-use chatd::domain::rooms::Room;
 use chatd::live::hub::Hub;
 use chatd::live::peer::{Control, Outbound, Peer};
 use chatd::live::writer::{Op, Writer};
+use chatd::rooms::Room;
 use chatd::storage::chats::{self, NewChat};
 
 #[path = "bench/common.rs"]

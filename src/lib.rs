@@ -9,11 +9,12 @@
 //! - [`http`]: the edge: accept loop, routes, bodies, the HTTP error.
 //! - [`live`]: live rooms: the WebSocket protocol, the fan-out of events,
 //!   the hub, one socket's life, the message writer.
-//! - [`domain`]: rooms, validation and permissions, views, pagination.
+//! - [`domain`]: validation and permissions, views, pagination, the domain error.
 //! - [`auth`]: passwords and tokens.
 //! - [`storage`]: schema, migrations, queries, the media folder.
 //! - [`ops`]: the binary's commands: serve, backup, check, user, doctor, demo.
 //! - [`metrics`]: counters for `/metrics`.
+//! - [`rooms`]: the four rooms, the one piece of vocabulary every layer uses.
 
 pub mod app;
 pub mod auth;
@@ -24,6 +25,7 @@ pub mod http;
 pub mod live;
 pub mod metrics;
 pub mod ops;
+pub mod rooms;
 pub mod storage;
 
 pub use config::Config;

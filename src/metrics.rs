@@ -63,8 +63,12 @@ impl Metrics {
     /// The text exposition, with the hub's gauges.
     pub fn render(&self, open_sockets: usize, chats_with_sockets: usize) -> String {
         let mut out = String::with_capacity(4096);
-        let _ = writeln!(out, "# HELP chatd_http_requests_total HTTP requests answered, by route template and status.");
-        let _ = writeln!(out, "# TYPE chatd_http_requests_total counter");
+        describe(
+            &mut out,
+            "chatd_http_requests_total",
+            "counter",
+            "HTTP requests answered, by route template and status.",
+        );
         for ((route, status), count) in self
             .requests
             .lock()
@@ -76,77 +80,81 @@ impl Metrics {
                 "chatd_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {count}"
             );
         }
-        let _ = writeln!(
-            out,
-            "# HELP chatd_http_request_duration_seconds Time to answer HTTP requests."
-        );
-        let _ = writeln!(out, "# TYPE chatd_http_request_duration_seconds histogram");
-        let mut cumulative = 0;
-        for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
-            cumulative += self.latency[i].load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "chatd_http_request_duration_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
-            );
-        }
-        cumulative += self.latency[LATENCY_BUCKETS.len()].load(Ordering::Relaxed);
-        let _ = writeln!(
-            out,
-            "chatd_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {cumulative}"
-        );
         let sum = self.latency_sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        let _ = writeln!(out, "chatd_http_request_duration_seconds_sum {sum}");
-        let _ = writeln!(
-            out,
-            "chatd_http_request_duration_seconds_count {cumulative}"
+        histogram(
+            &mut out,
+            "chatd_http_request_duration_seconds",
+            "Time to answer HTTP requests.",
+            &LATENCY_BUCKETS,
+            &self.latency,
+            sum,
         );
-
-        let _ = writeln!(out, "# HELP chatd_open_sockets Open WebSockets.");
-        let _ = writeln!(out, "# TYPE chatd_open_sockets gauge");
-        let _ = writeln!(out, "chatd_open_sockets {open_sockets}");
-        let _ = writeln!(
-            out,
-            "# HELP chatd_chats_with_sockets Chats with at least one open WebSocket."
+        gauge(
+            &mut out,
+            "chatd_open_sockets",
+            "Open WebSockets.",
+            open_sockets,
         );
-        let _ = writeln!(out, "# TYPE chatd_chats_with_sockets gauge");
-        let _ = writeln!(out, "chatd_chats_with_sockets {chats_with_sockets}");
-        let _ = writeln!(
-            out,
-            "# HELP chatd_messages_persisted_total Chat messages committed since start."
+        gauge(
+            &mut out,
+            "chatd_chats_with_sockets",
+            "Chats with at least one open WebSocket.",
+            chats_with_sockets,
         );
-        let _ = writeln!(out, "# TYPE chatd_messages_persisted_total counter");
+        describe(
+            &mut out,
+            "chatd_messages_persisted_total",
+            "counter",
+            "Chat messages committed since start.",
+        );
         let _ = writeln!(
             out,
             "chatd_messages_persisted_total {}",
             self.messages.load(Ordering::Relaxed)
         );
-
-        let _ = writeln!(
-            out,
-            "# HELP chatd_writer_batch_size Operations committed per writer transaction."
+        histogram(
+            &mut out,
+            "chatd_writer_batch_size",
+            "Operations committed per writer transaction.",
+            &BATCH_BUCKETS,
+            &self.batches,
+            self.batch_ops.load(Ordering::Relaxed),
         );
-        let _ = writeln!(out, "# TYPE chatd_writer_batch_size histogram");
-        let mut cumulative = 0;
-        for (i, bound) in BATCH_BUCKETS.iter().enumerate() {
-            cumulative += self.batches[i].load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "chatd_writer_batch_size_bucket{{le=\"{bound}\"}} {cumulative}"
-            );
-        }
-        cumulative += self.batches[BATCH_BUCKETS.len()].load(Ordering::Relaxed);
-        let _ = writeln!(
-            out,
-            "chatd_writer_batch_size_bucket{{le=\"+Inf\"}} {cumulative}"
-        );
-        let _ = writeln!(
-            out,
-            "chatd_writer_batch_size_sum {}",
-            self.batch_ops.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(out, "chatd_writer_batch_size_count {cumulative}");
         out
     }
+}
+
+/// The `# HELP` and `# TYPE` lines of a metric.
+fn describe(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+fn gauge(out: &mut String, name: &str, help: &str, value: usize) {
+    describe(out, name, "gauge", help);
+    let _ = writeln!(out, "{name} {value}");
+}
+
+/// A histogram from per-bucket counts (the last one is `+Inf`), rendered
+/// cumulatively as Prometheus expects.
+fn histogram(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    bounds: &[impl std::fmt::Display],
+    counts: &[AtomicU64],
+    sum: impl std::fmt::Display,
+) {
+    describe(out, name, "histogram", help);
+    let mut cumulative = 0;
+    for (bound, count) in bounds.iter().zip(counts) {
+        cumulative += count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+    }
+    cumulative += counts[bounds.len()].load(Ordering::Relaxed);
+    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
+    let _ = writeln!(out, "{name}_sum {sum}");
+    let _ = writeln!(out, "{name}_count {cumulative}");
 }
 
 /// The route template of a path; anything unknown is `unmatched`.

@@ -1,4 +1,4 @@
-//! Domain rules, apart from HTTP and storage: rooms, field validation and
+//! Domain rules, apart from HTTP and storage: field validation and
 //! permissions, the JSON views of chats, messages and users, pagination,
 //! and throttling.
 
@@ -6,7 +6,6 @@ pub mod accounts;
 pub mod error;
 pub mod form;
 pub mod pagination;
-pub mod rooms;
 pub mod rules;
 pub mod throttle;
 pub mod views;

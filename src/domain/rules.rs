@@ -5,7 +5,7 @@
 
 use crate::domain::error::{messages, Error, FieldErrors};
 use crate::domain::form::{Form, Upload, Value};
-use crate::domain::rooms::Room;
+use crate::rooms::Room;
 
 pub const TITLE_MAX: usize = 70;
 pub const DESCRIPTION_MAX: usize = 400;

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::domain::rooms::Room;
+use crate::rooms::Room;
 use crate::storage::chats::Chat;
 use crate::storage::media::DEFAULT_CHAT_IMG;
 use crate::storage::messages::Message;

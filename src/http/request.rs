@@ -14,9 +14,9 @@ use warp::Filter;
 
 use crate::app::App;
 use crate::auth::{self, Credentials};
-use crate::domain::rooms::Room;
 use crate::http::body::{self, BodyStream, Form, Limits};
 use crate::http::error::ApiError;
+use crate::rooms::Room;
 use crate::storage::chats::Chat;
 use crate::storage::users::User;
 

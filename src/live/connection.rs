@@ -20,7 +20,6 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::config::WsLimits;
 use crate::domain::error::Error;
-use crate::domain::rooms::Room;
 use crate::domain::throttle::{Rate, TokenBucket};
 use crate::live::hub::SignedIn;
 use crate::live::outbound::{write_loop, Opened};
@@ -28,6 +27,7 @@ use crate::live::peer::{Control, Peer};
 use crate::live::protocol::{self, close, Command};
 use crate::live::writer::{Op, Reply};
 use crate::live::Live;
+use crate::rooms::Room;
 use crate::storage::users::User;
 use crate::storage::StorageError;
 

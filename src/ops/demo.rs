@@ -12,7 +12,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection};
 
 use crate::app::App;
-use crate::domain::rooms::Room;
+use crate::rooms::Room;
 use crate::storage::chats::{self, NewChat};
 use crate::storage::media::ImageKind;
 use crate::storage::{messages, users};

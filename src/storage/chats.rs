@@ -3,7 +3,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::now_timestamp;
-use crate::domain::rooms::Room;
+use crate::rooms::Room;
 
 /// A stored chat, with its creator's username.
 #[derive(Debug, Clone)]

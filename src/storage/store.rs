@@ -11,7 +11,7 @@ use super::media::{ImageKind, Media};
 use super::messages::{self, Message};
 use super::users::{self, Deleted, InsertError, Taken, User};
 use super::{is_unique_violation, Db, StorageError};
-use crate::domain::rooms::Room;
+use crate::rooms::Room;
 
 /// A page of rows and how many there are in all.
 #[derive(Debug)]

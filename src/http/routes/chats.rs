@@ -8,11 +8,11 @@ use warp::Filter;
 use super::{other_method, paged, respond, Req, ReqFilter};
 use crate::domain::error::FieldErrors;
 use crate::domain::pagination::PAGE_SIZE;
-use crate::domain::rooms::Room;
 use crate::domain::rules::{self, ImageInput};
 use crate::domain::views::ChatView;
 use crate::http::error::ApiError;
 use crate::http::reply;
+use crate::rooms::Room;
 use crate::storage::chats::{self, NewChat};
 use crate::storage::users::User;
 

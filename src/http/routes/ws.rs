@@ -19,9 +19,9 @@ use warp::Filter;
 
 use super::{other_method, respond, Req, ReqFilter};
 use crate::domain::pagination::{query_pairs, query_value};
-use crate::domain::rooms::Room;
 use crate::http::error::ApiError;
 use crate::live::connection::{self as socket, Session};
+use crate::rooms::Room;
 
 pub fn routes(
     req: ReqFilter,

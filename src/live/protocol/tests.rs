@@ -2,7 +2,7 @@
 //! the frames, byte for byte where the bytes are the ones sockets always got.
 
 use super::*;
-use crate::domain::rooms::Room;
+use crate::rooms::Room;
 use crate::storage::StorageError;
 use serde_json::json;
 

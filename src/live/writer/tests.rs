@@ -6,9 +6,9 @@ use std::sync::Mutex;
 use serde_json::json;
 
 use super::*;
-use crate::domain::rooms::Room;
 use crate::live::peer::{Control, Outbound};
 use crate::live::protocol;
+use crate::rooms::Room;
 use crate::storage::chats::{self, NewChat};
 use crate::storage::{users, Db};
 
