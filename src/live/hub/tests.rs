@@ -1,3 +1,4 @@
+use super::presence::interval;
 use super::*;
 use crate::live::peer::Control;
 
