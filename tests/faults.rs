@@ -361,3 +361,97 @@ async fn assert_no_stray_media(app: &ApiClient, data: &Path) {
         );
     }
 }
+
+const BUSY: &str = "The server is busy, try again.";
+
+/// Holds the write lock of `db` from another connection (as an `sqlite3`
+/// shell's `BEGIN IMMEDIATE` would) for `hold`; returns once it is taken.
+fn lock_database(db: PathBuf, hold: Duration) -> std::thread::JoinHandle<()> {
+    let (taken, wait) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let conn = rusqlite::Connection::open(db).unwrap();
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        taken.send(()).unwrap();
+        std::thread::sleep(hold);
+        conn.execute_batch("COMMIT").unwrap();
+    });
+    wait.recv().unwrap();
+    holder
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_database_delays_writes_then_answers_503_and_loses_nothing() {
+    let app = spawn_app().await;
+    let token = app.user("patient").await;
+    let chat = app.new_chat_id(&token, "books", "Locked").await;
+    let url = app.ws_url("books", chat, &format!("token={token}"));
+    let (mut ws, _) = join_url(&url).await;
+    let before = post_and_wait(&mut ws, "before the lock", "0").await;
+
+    let locked_at = Instant::now();
+    let holder = lock_database(app.data_dir().join("chat.db"), Duration::from_secs(10));
+    post(&mut ws, "during the lock", "1").await;
+
+    // Reads go on while another process holds the write lock.
+    let read = Instant::now();
+    assert_eq!(app.chat_count("books").await, 1);
+    assert!(
+        read.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        read.elapsed()
+    );
+
+    // A create waits out the busy timeout, then is told to come back.
+    let request = app
+        .client
+        .post(app.url("/api/chat/"))
+        .bearer_auth(&token)
+        .form(&[("title", "Impatient"), ("room", "books")]);
+    let started = Instant::now();
+    let response = request.send().await.unwrap();
+    let waited = started.elapsed();
+    assert_eq!(header(&response, "retry-after").as_deref(), Some("5"));
+    assert_eq!(api(response).await, (503, json!({"detail": BUSY})));
+    assert!(
+        waited >= Duration::from_millis(4500) && waited < Duration::from_secs(8),
+        "answered after {waited:?}"
+    );
+    // So does a REST edit, which joins the message writer's retries (the
+    // socket's message is in them) and gets its 503 after the next one.
+    let path = format!("/api/chat/books/{chat}/messages/{}/", before["id"]);
+    let request = app.client.patch(app.url(&path)).bearer_auth(&token);
+    let started = Instant::now();
+    let response = request
+        .json(&json!({"text": "edited"}))
+        .send()
+        .await
+        .unwrap();
+    let waited = started.elapsed();
+    assert_eq!(header(&response, "retry-after").as_deref(), Some("5"));
+    assert_eq!(api(response).await, (503, json!({"detail": BUSY})));
+    assert!(waited < Duration::from_secs(3), "answered after {waited:?}");
+
+    // The socket's message is acknowledged only once it is stored, after
+    // the lock is gone, and the socket was served meanwhile.
+    assert_alive(&mut ws).await;
+    let frame = tokio::time::timeout(Duration::from_secs(40), next_non_presence(&mut ws))
+        .await
+        .expect("the message is stored once the lock goes");
+    assert_eq!(frame["type"], "message", "{frame}");
+    assert_eq!(frame["nonce"], "1");
+    assert!(
+        locked_at.elapsed() >= Duration::from_millis(9500),
+        "acknowledged after {:?}, while the lock was held",
+        locked_at.elapsed()
+    );
+    holder.join().unwrap();
+
+    let texts: Vec<Value> = app
+        .all_messages("books", chat)
+        .await
+        .iter()
+        .map(|m| m["text"].clone())
+        .collect();
+    assert_eq!(texts, [json!("before the lock"), json!("during the lock")]);
+    app.new_chat_id(&token, "books", "After the lock").await;
+}

@@ -31,6 +31,10 @@ pub const SCHEMA_VERSION: i64 = 1;
 /// Empty while there is only version 1; a schema change appends its step here.
 const MIGRATIONS: &[&str] = &[];
 
+/// How long a write waits for a lock another process holds before it
+/// fails with [`StorageError::Busy`].
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// A pool of SQLite connections to one database file.
 #[derive(Clone)]
 pub struct Db {
@@ -105,7 +109,7 @@ pub fn is_foreign_key_violation(error: &rusqlite::Error) -> bool {
 
 /// Settings every connection needs.
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
-    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.execute_batch(
         "PRAGMA foreign_keys = ON;
          -- FULL: a write acknowledged to a client survives a power cut.
