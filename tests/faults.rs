@@ -455,3 +455,241 @@ async fn a_locked_database_delays_writes_then_answers_503_and_loses_nothing() {
     assert_eq!(texts, [json!("before the lock"), json!("during the lock")]);
     app.new_chat_id(&token, "books", "After the lock").await;
 }
+
+/// Runs the binary with `args` to its end (within 30 s): exit code,
+/// stdout, stderr.
+fn run_chatd(args: &[&std::ffi::OsStr]) -> (Option<i32>, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chatd"))
+        .args(args)
+        .env("RUST_LOG", "chatd=info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("chatd {args:?} did not exit within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).to_string(),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    )
+}
+
+/// `chatd check --data-dir <dir>`.
+fn check(dir: &Path) -> (Option<i32>, String, String) {
+    run_chatd(&["check".as_ref(), "--data-dir".as_ref(), dir.as_os_str()])
+}
+
+/// Every file name in a media folder of `data`.
+fn files_in(data: &Path, folder: &str) -> BTreeSet<String> {
+    std::fs::read_dir(data.join("media").join(folder))
+        .unwrap()
+        .map(|e| format!("{folder}/{}", e.unwrap().file_name().to_string_lossy()))
+        .collect()
+}
+
+/// The media paths the database of `data` names.
+fn named_files(data: &Path) -> BTreeSet<String> {
+    let conn = rusqlite::Connection::open(data.join("chat.db")).unwrap();
+    let mut query = conn
+        .prepare("SELECT img FROM chats WHERE img IS NOT NULL UNION SELECT avatar FROM users WHERE avatar IS NOT NULL")
+        .unwrap();
+    let named = query
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    named
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_mid_upload_leaves_no_dangling_row_and_strays_go_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let mut server = start_binary(data);
+    let token = server.api.user("uploader").await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut uploaders = Vec::new();
+    for task in 0..4 {
+        let (base, token, stop) = (server.api.base.clone(), token.clone(), stop.clone());
+        uploaders.push(tokio::spawn(async move {
+            let api = ApiClient::new(base);
+            for n in 0.. {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let title = format!("upload {task}-{n}");
+                let form = file_form(
+                    &[("title", &title), ("room", "films")],
+                    "img",
+                    big_png(n as u8),
+                    "x.png",
+                    "image/png",
+                );
+                let request = api.client.post(api.url("/api/chat/")).bearer_auth(&token);
+                // The server dies under some of these.
+                let _ = request.multipart(form).send().await;
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server.child.kill().unwrap(); // SIGKILL
+    server.child.wait().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    for uploader in uploaders {
+        uploader.await.unwrap();
+    }
+
+    // No row points at a missing file.
+    let named = named_files(data);
+    assert!(named.len() > 3, "only {} uploads got in", named.len());
+    let on_disk = files_in(data, "chat_img");
+    for file in &named {
+        assert!(on_disk.contains(file), "{file} is named but missing");
+    }
+    // What a crash between the file and its row leaves, for certain.
+    for stray in [
+        "chat_img/0123456789abcdef.png",
+        "avatars/fedcba9876543210.jpg",
+        "chat_img/0011223344556677.part",
+    ] {
+        std::fs::write(data.join("media").join(stray), b"left by a crash").unwrap();
+    }
+    let (status, out, err) = check(data);
+    assert_eq!(status, Some(0), "{out}{err}");
+    assert!(out.contains("ok    media"), "{out}");
+    let strays = out
+        .lines()
+        .find(|l| l.starts_with("warn  stray files: "))
+        .unwrap_or_else(|| panic!("check reports no stray files: {out}"));
+    assert!(strays.contains("1 half-written"), "{strays}");
+    assert!(strays.contains("(removed at the next start)"), "{strays}");
+
+    // The next start removes them, and only them.
+    let restarted = start_binary(data);
+    let expected: BTreeSet<String> = named
+        .iter()
+        .cloned()
+        .chain(["chat_img/default.jpg".to_string()])
+        .collect();
+    assert_eq!(files_in(data, "chat_img"), expected);
+    assert!(files_in(data, "avatars").is_empty());
+    for chat in all_chats(&restarted.api, "films").await {
+        let (status, _, _) = restarted.api.fetch(chat["img"].as_str().unwrap()).await;
+        assert_eq!(status, 200, "{chat}");
+    }
+    let (status, out, _) = check(data);
+    assert_eq!(status, Some(0), "{out}");
+    assert!(out.contains("ok    no stray files"), "{out}");
+}
+
+/// Starts `chatd` on `data_dir` and expects it to refuse: exit status 1,
+/// one line on stderr, no panic. Returns that line.
+fn refused_start(data_dir: &Path) -> String {
+    let (status, out, err) = run_chatd(&[
+        "--addr".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--secret".as_ref(),
+        SECRET.as_ref(),
+        "--data-dir".as_ref(),
+        data_dir.as_os_str(),
+    ]);
+    assert_eq!(status, Some(1), "stdout: {out}\nstderr: {err}");
+    assert!(
+        !err.contains("panicked") && !out.contains("panicked"),
+        "{err}"
+    );
+    assert!(!out.contains("listening"), "{out}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "not one line: {err}");
+    lines[0].to_string()
+}
+
+/// The names and contents of the files in `dir`.
+fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let contents = std::fs::read(e.path()).unwrap_or_default();
+            (e.file_name().to_string_lossy().to_string(), contents)
+        })
+        .collect()
+}
+
+#[test]
+fn a_damaged_database_stops_the_start_with_one_line_naming_it() {
+    // Not a database at all.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("chat.db");
+    std::fs::write(&db, "this is no database, just text\n".repeat(200)).unwrap();
+    let before = snapshot(dir.path());
+    let line = refused_start(dir.path());
+    assert_eq!(
+        line,
+        format!(
+            "chatd: {} is damaged (file is not a database); run `chatd check --data-dir {}` or restore a backup",
+            db.display(),
+            dir.path().display()
+        )
+    );
+    assert_eq!(
+        snapshot(dir.path()),
+        before,
+        "a failed start changed the directory"
+    );
+    let (status, out, err) = check(dir.path());
+    assert_eq!(status, Some(1), "{out}{err}");
+    assert!(
+        out.starts_with(&format!("FAIL  integrity: {} is damaged", db.display())),
+        "{out}{err}"
+    );
+
+    // A real database whose schema page is overwritten.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("chat.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+        .unwrap();
+    drop(conn);
+    let mut bytes = std::fs::read(&db).unwrap();
+    bytes[100..4096].fill(0xA5);
+    std::fs::write(&db, &bytes).unwrap();
+    let line = refused_start(dir.path());
+    assert!(
+        line.starts_with(&format!("chatd: {} is damaged (", db.display()))
+            && line.contains("run `chatd check --data-dir"),
+        "{line}"
+    );
+
+    // A database path that is a directory (root reads any file, so this
+    // stands in for one chatd may not read).
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("chat.db");
+    std::fs::create_dir(&db).unwrap();
+    let line = refused_start(dir.path());
+    assert!(
+        line.starts_with(&format!("chatd: {} cannot be opened (", db.display())),
+        "{line}"
+    );
+
+    // A data directory that is a file.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("data");
+    std::fs::write(&file, "a file").unwrap();
+    let line = refused_start(&file);
+    assert_eq!(
+        line,
+        format!(
+            "chatd: {} is not a directory; give --data-dir a directory (it is created if missing)",
+            file.display()
+        )
+    );
+}
