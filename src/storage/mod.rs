@@ -92,7 +92,7 @@ fn explain(path: &Path, error: anyhow::Error) -> anyhow::Error {
         .chain()
         .find_map(|e| e.downcast_ref::<rusqlite::Error>())
     else {
-        return error.context(format!("cannot open {}", path.display()));
+        return anyhow::anyhow!("cannot open {}: {error:#}", path.display());
     };
     let what = message.clone().unwrap_or_else(|| failure.to_string());
     let dir = path.parent().unwrap_or(Path::new(".")).display();
