@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::domain::throttle::{Limiter, PerAddress};
 use crate::live::Live;
 use crate::metrics::Metrics;
-use crate::storage::media::Media;
+use crate::storage::media::{self, Media};
 use crate::storage::Db;
 
 /// Shared state of one running server.
@@ -37,14 +37,17 @@ impl App {
     /// Opens the data directory: database (migrated), media folder (with the
     /// default image) and signing secret.
     pub fn open(config: Config) -> anyhow::Result<Arc<App>> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-            anyhow::anyhow!(
-                "cannot create data directory {}: {e}",
-                config.data_dir.display()
-            )
-        })?;
+        let dir = &config.data_dir;
+        anyhow::ensure!(
+            !dir.exists() || dir.is_dir(),
+            "{} is not a directory; give --data-dir a directory (it is created if missing)",
+            dir.display()
+        );
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", dir.display()))?;
         let db = Db::open(&config.db_path())?;
         let media = Media::open(config.media_dir())?;
+        sweep_media(&config, &media)?;
         let secret = auth::load_secret(config.secret.as_deref(), &config.data_dir)?;
         let tokens = Tokens::new(secret, config.access_ttl, config.refresh_ttl);
         let metrics = Arc::new(Metrics::default());
@@ -69,4 +72,19 @@ impl App {
             sockets_per_ip,
         }))
     }
+}
+
+/// Removes uploads no row names and half-written files, which a crash
+/// between storing a file and committing its row leaves behind.
+fn sweep_media(config: &Config, files: &Media) -> anyhow::Result<()> {
+    let conn = crate::storage::connect(&config.db_path())?;
+    let removed = files.sweep(&media::named_files(&conn)?)?;
+    if !removed.is_empty() {
+        tracing::info!(
+            orphans = removed.orphans.len(),
+            partial = removed.partial.len(),
+            "removed media files no row names"
+        );
+    }
+    Ok(())
 }

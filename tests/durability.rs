@@ -4,49 +4,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
-
-/// A chatd child process and a client of it.
-struct Chatd {
-    child: Child,
-    api: ApiClient,
-}
-
-/// Starts the built binary on a free port; reads the URL from its log line.
-fn start_binary(data_dir: &std::path::Path) -> Chatd {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chatd"))
-        .args(["--addr", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .args(["--secret", SECRET])
-        .env("RUST_LOG", "chatd=info")
-        .env("CHATD_WS_BURST", "100000")
-        .env("CHATD_WS_RATE", "100000")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chatd starts");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let base = loop {
-        let line = lines.next().expect("chatd logs its URL").unwrap();
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    // Keep draining the log so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Chatd {
-        child,
-        api: ApiClient::new(base),
-    }
-}
 
 /// Registers a writer and creates a books chat; returns the chat's id and
 /// its socket URL with the writer's token.

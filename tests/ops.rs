@@ -93,7 +93,7 @@ async fn check_finds_missing_images() {
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
     assert_eq!(
         stdout(&output),
-        "ok    integrity\nok    foreign keys\nok    media (1 files)\n"
+        "ok    integrity\nok    foreign keys\nok    media (1 files)\nok    no stray files\n"
     );
 
     let img = chat["img"]

@@ -8,9 +8,17 @@
 //! on disk", one fsync covers many messages, and every socket sees messages
 //! in id order (which `?after=<id>` catch-up relies on). Refusals are
 //! domain [`Error`]s, told to whoever asked.
+//!
+//! A batch that cannot be stored is stored not at all: on a full disk each
+//! of its senders is told `unavailable` and later batches go on; when
+//! another process holds the database locked, the batch is kept and tried
+//! again for up to [`BUSY_RETRY_FOR`] (REST callers get their 503 after the
+//! first try), so nothing is acknowledged before it is stored and a lock
+//! shorter than that loses nothing.
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
@@ -30,6 +38,13 @@ pub const MAX_BATCH: usize = 256;
 
 /// Operations waiting for the writer at most; senders wait beyond that.
 const QUEUE: usize = 8192;
+
+/// How long a batch that finds the database locked by another process
+/// (a backup tool, an `sqlite3` shell) is tried again before its senders
+/// are told `unavailable`, and how long each retry waits for the lock:
+/// short, so REST calls that join the batch meanwhile get their 503 soon.
+const BUSY_RETRY_FOR: Duration = Duration::from_secs(30);
+const BUSY_RETRY_WAIT: Duration = Duration::from_secs(1);
 
 /// Where the outcome of an edit or delete goes.
 #[derive(Debug)]
@@ -177,13 +192,18 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>, fanout: &dyn Fanout, me
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(op) => batch.push(op),
-                Err(_) => break,
-            }
+        top_up(&mut rx, &mut batch);
+        commit_batch(&mut conn, &mut rx, &mut batch, fanout, metrics);
+    }
+}
+
+/// Adds whatever is waiting to the batch, up to [`MAX_BATCH`].
+fn top_up(rx: &mut mpsc::Receiver<Op>, batch: &mut Vec<Op>) {
+    while batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(op) => batch.push(op),
+            Err(_) => break,
         }
-        commit_batch(&mut conn, &mut batch, fanout, metrics);
     }
 }
 
@@ -197,42 +217,89 @@ enum Done {
 
 fn commit_batch(
     conn: &mut Connection,
+    rx: &mut mpsc::Receiver<Op>,
     batch: &mut Vec<Op>,
     fanout: &dyn Fanout,
     metrics: &Metrics,
 ) {
-    let applied = (|| -> rusqlite::Result<Vec<Result<Done, Error>>> {
-        // Edits and deletes read before they write.
-        let tx = storage::write_transaction(conn)?;
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for op in batch.iter() {
-            outcomes.push(apply(&tx, op)?);
-        }
-        tx.commit()?;
-        Ok(outcomes)
-    })();
-    let outcomes = match applied {
-        Ok(outcomes) => {
-            let posted = outcomes
-                .iter()
-                .filter(|o| matches!(o, Ok(Done::Posted(_))))
-                .count();
-            metrics.batch(batch.len(), posted);
-            outcomes
-        }
-        Err(error) => {
-            tracing::error!(%error, ops = batch.len(), "message batch failed; nothing of it was stored");
-            // Every op hears the same kind of failure: a full disk is
-            // `unavailable` to each of them, not a server error.
-            let error = StorageError::from(error);
-            batch
-                .iter()
-                .map(|_| Err(Error::Storage(same_kind(&error))))
-                .collect()
+    let started = Instant::now();
+    let mut retried = false;
+    let outcomes = loop {
+        match try_batch(conn, batch) {
+            Ok(outcomes) => {
+                let posted = outcomes
+                    .iter()
+                    .filter(|o| matches!(o, Ok(Done::Posted(_))))
+                    .count();
+                metrics.batch(batch.len(), posted);
+                break outcomes;
+            }
+            Err(error) => {
+                let error = StorageError::from(error);
+                if matches!(error, StorageError::Busy) && started.elapsed() < BUSY_RETRY_FOR {
+                    // The REST callers of this try get their 503 now;
+                    // socket ops stay, in order, with what queued up
+                    // meanwhile, and are tried again.
+                    if !retried {
+                        tracing::warn!(
+                            ops = batch.len(),
+                            "the database is locked by another process; retrying the message batch"
+                        );
+                    }
+                    refuse_http(batch);
+                    top_up(rx, batch);
+                    let _ = conn.busy_timeout(BUSY_RETRY_WAIT);
+                    retried = true;
+                    continue;
+                }
+                tracing::error!(%error, ops = batch.len(), "message batch failed; nothing of it was stored");
+                // Every op hears the same kind of failure: a full disk is
+                // `unavailable` to each of them, not a server error.
+                break batch
+                    .iter()
+                    .map(|_| Err(Error::Storage(same_kind(&error))))
+                    .collect();
+            }
         }
     };
+    if retried {
+        let _ = conn.busy_timeout(storage::BUSY_TIMEOUT);
+    }
     for (op, outcome) in batch.drain(..).zip(outcomes) {
         finish(op, outcome, fanout);
+    }
+}
+
+/// Applies a batch in one transaction; nothing of it is stored on an error.
+fn try_batch(conn: &mut Connection, batch: &[Op]) -> rusqlite::Result<Vec<Result<Done, Error>>> {
+    // Edits and deletes read before they write.
+    let tx = storage::write_transaction(conn)?;
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for op in batch {
+        outcomes.push(apply(&tx, op)?);
+    }
+    tx.commit()?;
+    Ok(outcomes)
+}
+
+/// Answers the REST callers of a batch that found the database locked
+/// with `Busy` (503), and keeps the rest of it in order.
+fn refuse_http(batch: &mut Vec<Op>) {
+    let (http, kept): (Vec<Op>, Vec<Op>) = batch.drain(..).partition(|op| {
+        matches!(
+            op,
+            Op::Edit {
+                reply: Reply::Http(_),
+                ..
+            } | Op::Delete {
+                reply: Reply::Http(_),
+                ..
+            }
+        )
+    });
+    batch.extend(kept);
+    for op in http {
+        refuse(op, Error::Storage(StorageError::Busy));
     }
 }
 

@@ -1,16 +1,18 @@
 //! `chatd backup <file> [--with-media <dir>]`: a copy of an instance that
 //! can be taken while its server runs.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use anyhow::Context;
 use rusqlite::Connection;
 
-use crate::storage::media::FOLDERS;
+use crate::storage::media::{self, DEFAULT_CHAT_IMG, FOLDERS};
 
 /// Copies the database with SQLite's online backup API in one step, so the
 /// copy is one snapshot even while the server writes; with `media_to`,
-/// also copies the media folder.
+/// also copies the media folder, so that every file the copy names is there
+/// (see [`copy_media`]).
 pub fn backup(data_dir: &Path, file: &Path, media_to: Option<&Path>) -> anyhow::Result<()> {
     let source = super::open_read_only(data_dir)?;
     anyhow::ensure!(
@@ -18,6 +20,12 @@ pub fn backup(data_dir: &Path, file: &Path, media_to: Option<&Path>) -> anyhow::
         "{} exists already; choose a new file",
         file.display()
     );
+    let media_from = data_dir.join("media");
+    // Files first: one uploaded and then replaced while the database is
+    // copied is still caught (see copy_media).
+    if let Some(media_to) = media_to {
+        copy_all(&media_from, media_to)?;
+    }
     let mut target =
         Connection::open(file).with_context(|| format!("cannot create {}", file.display()))?;
     {
@@ -31,14 +39,38 @@ pub fn backup(data_dir: &Path, file: &Path, media_to: Option<&Path>) -> anyhow::
     );
     println!("database copied to {}", file.display());
     if let Some(media_to) = media_to {
-        let copied = copy_media(&data_dir.join("media"), media_to)?;
+        let named = media::named_files(&target)?;
+        let copied = copy_media(&media_from, media_to, &named)?;
         println!("{copied} media files copied to {}", media_to.display());
     }
     Ok(())
 }
 
-fn copy_media(from: &Path, to: &Path) -> anyhow::Result<usize> {
-    let mut copied = 0;
+/// Completes the copy of the media folder for a database copy naming
+/// `named`: copies named files the first pass missed (uploaded since), and
+/// drops copied files the database copy does not name (replaced or deleted
+/// meanwhile). A named file is on disk before its row commits and removed
+/// only after a later commit, so one of the passes finds it unless it was
+/// both uploaded after the first and replaced before this one: then the
+/// backup fails and asks to be run again.
+fn copy_media(from: &Path, to: &Path, named: &HashSet<String>) -> anyhow::Result<usize> {
+    for path in named {
+        let target = to.join(path);
+        if !target.exists() {
+            std::fs::copy(from.join(path), &target).with_context(|| {
+                format!("{path} was removed while the backup ran; run the backup again")
+            })?;
+        }
+    }
+    let strays = media::find_strays(to, named)?;
+    for path in strays.orphans.iter().chain(&strays.partial) {
+        std::fs::remove_file(to.join(path))?;
+    }
+    Ok(named.len() + usize::from(to.join(DEFAULT_CHAT_IMG).exists()))
+}
+
+/// Copies every finished file of the media folders.
+fn copy_all(from: &Path, to: &Path) -> anyhow::Result<()> {
     for folder in FOLDERS {
         let target = to.join(folder);
         std::fs::create_dir_all(&target)
@@ -51,10 +83,14 @@ fn copy_media(from: &Path, to: &Path) -> anyhow::Result<usize> {
             let name = entry.file_name();
             // Skip half-written uploads (see media::write_atomically).
             if entry.file_type()?.is_file() && !name.to_string_lossy().ends_with(".part") {
-                std::fs::copy(entry.path(), target.join(&name))?;
-                copied += 1;
+                match std::fs::copy(entry.path(), target.join(&name)) {
+                    Ok(_) => {}
+                    // Removed since it was listed: not needed then.
+                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(error) => return Err(error.into()),
+                }
             }
         }
     }
-    Ok(copied)
+    Ok(())
 }

@@ -253,7 +253,7 @@ pub fn reset(app: &App) -> anyhow::Result<Seeded> {
     for id in chat_ids {
         app.live.publish(id, crate::live::Event::ChatDeleted);
     }
-    let files = super::named_files(&conn)?;
+    let files = crate::storage::media::named_files(&conn)?;
     let tx = conn.transaction()?;
     tx.execute_batch(
         "DELETE FROM messages;

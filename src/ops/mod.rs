@@ -90,14 +90,3 @@ fn open_read_only(data_dir: &Path) -> anyhow::Result<Connection> {
     conn.busy_timeout(Duration::from_secs(10))?;
     Ok(conn)
 }
-
-/// Every file in the media folder the database names: chat images and
-/// avatars.
-fn named_files(conn: &Connection) -> rusqlite::Result<Vec<String>> {
-    conn.prepare(
-        "SELECT img FROM chats WHERE img IS NOT NULL \
-         UNION ALL SELECT avatar FROM users WHERE avatar IS NOT NULL",
-    )?
-    .query_map([], |row| row.get(0))?
-    .collect()
-}

@@ -6,6 +6,7 @@
 //! request path is accepted only if it is `<known folder>/<safe name>`, so
 //! traversal and listings are impossible by construction.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -123,6 +124,18 @@ impl Media {
         &self.root
     }
 
+    /// Removes the stray files (see [`find_strays`]); run at start, before
+    /// any upload can be in flight. Returns what it removed.
+    pub fn sweep(&self, named: &HashSet<String>) -> anyhow::Result<Strays> {
+        let strays = find_strays(&self.root, named)
+            .with_context(|| format!("cannot read {}", self.root.display()))?;
+        for path in strays.orphans.iter().chain(&strays.partial) {
+            std::fs::remove_file(self.root.join(path))
+                .with_context(|| format!("cannot remove {}", self.root.join(path).display()))?;
+        }
+        Ok(strays)
+    }
+
     /// Stores a verified image under `folder` with a fresh random name and
     /// returns its media path (e.g. `chat_img/5f0c....png`).
     pub fn store(
@@ -188,6 +201,64 @@ impl Media {
         let kind = resolve(request_path)?;
         Some((self.root.join(request_path), kind))
     }
+}
+
+/// Every file in the media folder the database names: chat images and
+/// avatars.
+pub fn named_files(conn: &rusqlite::Connection) -> rusqlite::Result<HashSet<String>> {
+    conn.prepare(
+        "SELECT img FROM chats WHERE img IS NOT NULL \
+         UNION SELECT avatar FROM users WHERE avatar IS NOT NULL",
+    )?
+    .query_map([], |row| row.get(0))?
+    .collect()
+}
+
+/// Files in the media folders that should not be there: uploads no row
+/// names (a crash between storing a file and committing its row leaves
+/// one) and half-written `.part` files. Media paths, sorted.
+#[derive(Debug, Default)]
+pub struct Strays {
+    pub orphans: Vec<String>,
+    pub partial: Vec<String>,
+}
+
+impl Strays {
+    pub fn is_empty(&self) -> bool {
+        self.orphans.is_empty() && self.partial.is_empty()
+    }
+}
+
+/// The stray files under the media folder `root`, given the files the
+/// database names. Only names chatd could have made are considered: a
+/// file someone else put there is left alone.
+pub fn find_strays(root: &Path, named: &HashSet<String>) -> std::io::Result<Strays> {
+    let mut strays = Strays::default();
+    for folder in FOLDERS {
+        let entries = match std::fs::read_dir(root.join(folder)) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(error) => return Err(error),
+        };
+        for entry in entries {
+            let entry = entry?;
+            if !entry.file_type()?.is_file() {
+                continue;
+            }
+            let media_path = format!("{folder}/{}", entry.file_name().to_string_lossy());
+            if media_path.ends_with(".part") {
+                strays.partial.push(media_path);
+            } else if resolve(&media_path).is_some()
+                && media_path != DEFAULT_CHAT_IMG
+                && !named.contains(&media_path)
+            {
+                strays.orphans.push(media_path);
+            }
+        }
+    }
+    strays.orphans.sort();
+    strays.partial.sort();
+    Ok(strays)
 }
 
 /// Accepts only `<folder>/<name>.<image extension>` where the name is made

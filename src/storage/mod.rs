@@ -31,6 +31,10 @@ pub const SCHEMA_VERSION: i64 = 1;
 /// Empty while there is only version 1; a schema change appends its step here.
 const MIGRATIONS: &[&str] = &[];
 
+/// How long a write waits for a lock another process holds before it
+/// fails with [`StorageError::Busy`].
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// A pool of SQLite connections to one database file.
 #[derive(Clone)]
 pub struct Db {
@@ -39,16 +43,10 @@ pub struct Db {
 
 impl Db {
     /// Opens (creating if needed) the database at `path` and brings its schema
-    /// up to date.
+    /// up to date. A file that cannot be opened fails with one line that
+    /// names it, says what is wrong and what to do (see [`explain`]).
     pub fn open(path: &Path) -> anyhow::Result<Db> {
-        let mut conn = Connection::open(path)
-            .with_context(|| format!("cannot open database {}", path.display()))?;
-        // WAL lets readers work while one writer commits; it is a property of
-        // the file, so set it once here rather than on every connection.
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        configure(&conn)?;
-        migrate(&mut conn)?;
-        drop(conn);
+        prepare(path).map_err(|error| explain(path, error))?;
 
         let manager = SqliteConnectionManager::file(path).with_init(|conn| configure(conn));
         let pool = r2d2::Pool::builder()
@@ -74,6 +72,50 @@ impl Db {
         .await
         .map_err(StorageError::other)?
     }
+}
+
+/// Sets WAL mode and brings the schema up to date.
+fn prepare(path: &Path) -> anyhow::Result<()> {
+    let mut conn = Connection::open(path)?;
+    // WAL lets readers work while one writer commits; it is a property of
+    // the file, so set it once here rather than on every connection.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    configure(&conn)?;
+    migrate(&mut conn)
+}
+
+/// Why the database at `path` cannot be opened, in one line that names
+/// the file and the next step: `/srv/chat.db is damaged (file is not a
+/// database); run `chatd check --data-dir /srv` or restore a backup`.
+fn explain(path: &Path, error: anyhow::Error) -> anyhow::Error {
+    let Some(rusqlite::Error::SqliteFailure(failure, message)) = error
+        .chain()
+        .find_map(|e| e.downcast_ref::<rusqlite::Error>())
+    else {
+        return anyhow::anyhow!("cannot open {}: {error:#}", path.display());
+    };
+    let what = message.clone().unwrap_or_else(|| failure.to_string());
+    let dir = path.parent().unwrap_or(Path::new(".")).display();
+    let (problem, next) = match failure.code {
+        ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt => (
+            "is damaged",
+            format!("run `chatd check --data-dir {dir}` or restore a backup"),
+        ),
+        ErrorCode::CannotOpen | ErrorCode::PermissionDenied | ErrorCode::ReadOnly => (
+            "cannot be opened",
+            format!("check that it is a file chatd may read and write, then run `chatd check --data-dir {dir}`"),
+        ),
+        ErrorCode::DiskFull => ("cannot be opened", "free some disk space".to_string()),
+        ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => (
+            "is locked by another process",
+            "stop it (another chatd, an sqlite3 shell) and start again".to_string(),
+        ),
+        _ => (
+            "cannot be opened",
+            format!("run `chatd check --data-dir {dir}` or restore a backup"),
+        ),
+    };
+    anyhow::anyhow!("{} {problem} ({what}); {next}", path.display())
 }
 
 /// A connection of its own (the message writer keeps one), configured like
@@ -111,7 +153,7 @@ pub fn is_foreign_key_violation(error: &rusqlite::Error) -> bool {
 
 /// Settings every connection needs.
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
-    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.execute_batch(
         "PRAGMA foreign_keys = ON;
          -- FULL: a write acknowledged to a client survives a power cut.

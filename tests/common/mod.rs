@@ -8,16 +8,20 @@
 //!   calls tests repeat (register and log in, create a chat, read a chat's
 //!   messages...), response helpers ([`api`], [`json_of`], [`send`],
 //!   [`header`]), the server's fixed messages and shape assertions;
+//! - `binary.rs`: the built binary as a child process ([`start_binary`]);
 //! - `ws.rs`: WebSocket helpers ([`connect`], [`next_json`], [`post`],
 //!   [`close_code`], [`send_message`]...).
 //!
 //! A helper used by more than one test file belongs here, not in a copy.
 #![allow(dead_code)]
 
+mod binary;
 mod http;
 mod ws;
 
 // Not every test file uses both; the unused half is no mistake there.
+#[allow(unused_imports)]
+pub use binary::*;
 #[allow(unused_imports)]
 pub use http::*;
 #[allow(unused_imports)]
