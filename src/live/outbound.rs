@@ -141,7 +141,11 @@ pub async fn write_loop<S>(
             next = rx.try_recv().ok();
         }
         if failed || sink.flush().await.is_err() {
+            // Often the client's close frame arrived first and tungstenite
+            // refuses further frames; closing the sink still flushes the
+            // close reply it queued, which the client waits for.
             control.close(close::NORMAL);
+            let _ = sink.close().await;
             return;
         }
         if let Some(code) = close_with {
