@@ -90,6 +90,18 @@ impl TestApp {
         self.dir.path().to_path_buf()
     }
 
+    /// Registers `username`, makes them staff as `chatd user set-staff`
+    /// does (while the server runs), logs in; returns the access token.
+    pub async fn staff_user(&self, username: &str) -> String {
+        self.register(username).await;
+        let (dir, name) = (self.data_dir(), username.to_string());
+        tokio::task::spawn_blocking(move || chatd::ops::moderation::set_staff(&dir, &name, true))
+            .await
+            .unwrap()
+            .expect("set-staff");
+        self.login(username).await.0
+    }
+
     /// Stops the server and starts a new one on the same data directory.
     pub async fn restart(mut self) -> TestApp {
         let server = self.server.take().unwrap();
