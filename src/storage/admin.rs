@@ -58,23 +58,15 @@ pub fn set_suspended<E>(
     actor: &str,
     check: impl FnOnce(&User, u64) -> Result<(), E>,
 ) -> rusqlite::Result<Option<Result<User, E>>> {
-    let tx = write_transaction(conn)?;
-    let Some(target) = users::find_by_username(&tx, username)? else {
-        return Ok(None);
-    };
-    if let Err(refusal) = check(&target, users::active_staff_count(&tx)?) {
-        return Ok(Some(Err(refusal)));
-    }
-    users::set_active(&tx, target.id, !suspend, reason.filter(|_| suspend))?;
-    let (action, detail) = if suspend {
-        ("user.suspend", reason.unwrap_or_default())
-    } else {
-        ("user.unsuspend", "")
-    };
-    audit::record(&tx, actor, action, &target.username, detail)?;
-    let user = users::get(&tx, target.id)?;
-    tx.commit()?;
-    Ok(user.map(Ok))
+    change_user(conn, username, check, |tx, target| {
+        users::set_active(tx, target.id, !suspend, reason.filter(|_| suspend))?;
+        let (action, detail) = if suspend {
+            ("user.suspend", reason.unwrap_or_default())
+        } else {
+            ("user.unsuspend", "")
+        };
+        audit::record(tx, actor, action, &target.username, detail)
+    })
 }
 
 /// Makes `username` staff or not, if `check` allows it (as in
@@ -86,6 +78,21 @@ pub fn set_staff<E>(
     actor: &str,
     check: impl FnOnce(&User, u64) -> Result<(), E>,
 ) -> rusqlite::Result<Option<Result<User, E>>> {
+    change_user(conn, username, check, |tx, target| {
+        users::set_staff(tx, target.id, staff)?;
+        let detail = if staff { "on" } else { "off" };
+        audit::record(tx, actor, "user.set_staff", &target.username, detail)
+    })
+}
+
+/// In one transaction: finds `username`, asks `check` (with the number of
+/// active staff users), makes the `change`, and reads the user back.
+fn change_user<E>(
+    conn: &mut Connection,
+    username: &str,
+    check: impl FnOnce(&User, u64) -> Result<(), E>,
+    change: impl FnOnce(&Connection, &User) -> rusqlite::Result<()>,
+) -> rusqlite::Result<Option<Result<User, E>>> {
     let tx = write_transaction(conn)?;
     let Some(target) = users::find_by_username(&tx, username)? else {
         return Ok(None);
@@ -93,9 +100,7 @@ pub fn set_staff<E>(
     if let Err(refusal) = check(&target, users::active_staff_count(&tx)?) {
         return Ok(Some(Err(refusal)));
     }
-    users::set_staff(&tx, target.id, staff)?;
-    let detail = if staff { "on" } else { "off" };
-    audit::record(&tx, actor, "user.set_staff", &target.username, detail)?;
+    change(&tx, &target)?;
     let user = users::get(&tx, target.id)?;
     tx.commit()?;
     Ok(user.map(Ok))

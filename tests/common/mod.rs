@@ -117,6 +117,23 @@ pub fn test_tokens() -> Tokens {
     Tokens::new(SECRET, Duration::from_secs(60), Duration::from_secs(60))
 }
 
+/// Runs the `chatd` binary with `args` on `data_dir` (an operator
+/// command), without a password in the environment.
+pub fn chatd(args: &[&str], data_dir: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_chatd"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("CHATD_USER_PASSWORD")
+        .output()
+        .unwrap()
+}
+
+/// A command's standard output as text.
+pub fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).to_string()
+}
+
 /// The path of a fixture under `tests/fixtures/`.
 pub fn fixture_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
