@@ -79,6 +79,32 @@ impl SuspensionView {
     }
 }
 
+/// A user as staff see them (`GET /api/admin/users/`).
+#[derive(Debug, Serialize)]
+pub struct AdminUserView {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub is_staff: bool,
+    pub is_active: bool,
+    pub reason: Option<String>,
+    pub date_joined: String,
+}
+
+impl AdminUserView {
+    pub fn new((user, joined): (User, String)) -> AdminUserView {
+        AdminUserView {
+            id: user.id,
+            username: user.username,
+            email: user.email,
+            is_staff: user.is_staff,
+            is_active: user.is_active,
+            reason: user.suspension_reason,
+            date_joined: joined,
+        }
+    }
+}
+
 /// A new invite: the code is shown this once (only its hash is kept).
 #[derive(Debug, Serialize)]
 pub struct InviteView {

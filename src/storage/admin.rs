@@ -195,6 +195,19 @@ impl Db {
             .await
     }
 
+    /// Users oldest first, with when each joined; `page` picks the offset
+    /// from the count.
+    pub async fn users<E: From<StorageError> + Send + 'static>(
+        &self,
+        page: impl FnOnce(u64) -> Result<u64, E> + Send + 'static,
+        limit: u64,
+    ) -> Result<Counted<(User, String)>, E> {
+        self.run_counted(users::count, page, move |conn, offset| {
+            users::page(conn, offset, limit)
+        })
+        .await
+    }
+
     /// The audit log, newest first; `page` picks the offset from the count.
     pub async fn audit<E: From<StorageError> + Send + 'static>(
         &self,

@@ -271,3 +271,19 @@ pub fn active_staff_count(conn: &Connection) -> rusqlite::Result<u64> {
         |row| row.get(0),
     )
 }
+
+/// How many users there are.
+pub fn count(conn: &Connection) -> rusqlite::Result<u64> {
+    conn.query_row("SELECT COUNT(*) FROM users", [], |row| row.get(0))
+}
+
+/// A page of users, oldest first, each with when they joined.
+pub fn page(conn: &Connection, offset: u64, limit: u64) -> rusqlite::Result<Vec<(User, String)>> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS}, created_at FROM users ORDER BY id LIMIT ?1 OFFSET ?2"
+    ))?
+    .query_map(params![limit, offset], |row| {
+        Ok((from_row(row)?, row.get(COLUMN_COUNT)?))
+    })?
+    .collect()
+}

@@ -1,4 +1,4 @@
-//! Staff endpoints under `/api/admin/`: suspend and unsuspend users,
+//! Staff endpoints under `/api/admin/`: list, suspend and unsuspend users,
 //! create invites, read the audit log. Anonymous callers get 401, signed-in
 //! users who are not staff 403. Every change is recorded in the audit log
 //! (by storage, in the change's own transaction).
@@ -10,7 +10,7 @@ use warp::Filter;
 use super::{other_method, paged, respond, Req, ReqFilter};
 use crate::domain::moderation;
 use crate::domain::pagination::PAGE_SIZE;
-use crate::domain::views::{AuditView, InviteView, SuspensionView};
+use crate::domain::views::{AdminUserView, AuditView, InviteView, SuspensionView};
 use crate::http::error::ApiError;
 use crate::http::reply;
 use crate::storage::users::User;
@@ -18,6 +18,9 @@ use crate::storage::users::User;
 pub fn routes(
     req: ReqFilter,
 ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
+    let users = warp::path!("api" / "admin" / "users")
+        .and(req.clone())
+        .then(|req: Req| async move { respond(users(req).await) });
     let suspend = warp::path!("api" / "admin" / "users" / String / "suspend")
         .and(req.clone())
         .then(|name: String, req: Req| async move { respond(suspension(name, true, req).await) });
@@ -30,7 +33,9 @@ pub fn routes(
     let audit = warp::path!("api" / "admin" / "audit")
         .and(req)
         .then(|req: Req| async move { respond(audit(req).await) });
-    suspend
+    users
+        .or(suspend)
+        .unify()
         .or(unsuspend)
         .unify()
         .or(invites)
@@ -46,6 +51,21 @@ async fn require_staff(req: &Req) -> Result<User, ApiError> {
         return Err(ApiError::permission_denied());
     }
     Ok(user)
+}
+
+/// `GET /api/admin/users/[?page=N]`: every user with their standing,
+/// oldest first (the web client's admin page lists them).
+async fn users(req: Req) -> Result<Response, ApiError> {
+    if !matches!(req.method, Method::GET | Method::HEAD) {
+        return other_method(&req.method, "GET, HEAD, OPTIONS");
+    }
+    require_staff(&req).await?;
+    paged(
+        &req,
+        |db, page| async move { db.users(page, PAGE_SIZE).await },
+        |row, _base| AdminUserView::new(row),
+    )
+    .await
 }
 
 /// `POST …/suspend/` `{"reason"}` or `…/unsuspend/` →
