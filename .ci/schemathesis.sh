@@ -67,6 +67,8 @@ curl -sSf -X POST "$base/api/register/" -d username=fuzzer -d email=fuzzer@examp
 fuzzer=$(access_token fuzzer 'correct horse battery')
 # alice owns demo chats and messages: her token reaches the owner-only paths.
 alice=$(access_token alice demo-pass-alice)
+# The demo's staff user reaches /api/admin/ and may change anything.
+moderator=$(access_token moderator demo-pass-moderator)
 
 # Existing ids and file names, offered to the generator half of the time.
 python3 - "$base" >"$work/schemathesis.toml" <<'EOF'
@@ -128,6 +130,7 @@ run() {
 run "anonymous" --exclude-operation-id deleteUser
 run "as a new user" --exclude-operation-id deleteUser -H "Authorization: Bearer $fuzzer"
 run "as a demo user who owns chats" --exclude-operation-id deleteUser -H "Authorization: Bearer $alice"
+run "as the demo's staff user" --exclude-operation-id deleteUser -H "Authorization: Bearer $moderator"
 run "metrics with their token" --include-operation-id metrics -H "Authorization: Bearer $metrics_token"
 run "account deletion" --include-operation-id deleteUser -H "Authorization: Bearer $fuzzer"
 
