@@ -1,4 +1,4 @@
--- chatd database schema, version 1.
+-- chatd database schema, version 3.
 --
 -- Applied at every start; every statement is idempotent. `PRAGMA user_version`
 -- records the version (see src/storage/mod.rs): a later change adds a
@@ -17,7 +17,14 @@ CREATE TABLE IF NOT EXISTS users (
     -- Tokens carry the version they were issued under; changing the
     -- password bumps it, which invalidates every older token.
     token_version INTEGER NOT NULL DEFAULT 0,
-    created_at    TEXT    NOT NULL
+    created_at    TEXT    NOT NULL,
+    -- moderation (v3): columns of users
+    -- Staff may change anyone's chats and messages and use /api/admin/.
+    is_staff          INTEGER NOT NULL DEFAULT 0 CHECK (is_staff IN (0, 1)),
+    -- 0: suspended; their tokens and logins are refused.
+    is_active         INTEGER NOT NULL DEFAULT 1 CHECK (is_active IN (0, 1)),
+    suspension_reason TEXT
+    -- end of moderation (v3): columns of users
 );
 
 CREATE TABLE IF NOT EXISTS chats (
@@ -52,3 +59,30 @@ CREATE INDEX IF NOT EXISTS messages_chat_id ON messages (chat_id, id);
 -- Deleting a user cascades to their messages.
 CREATE INDEX IF NOT EXISTS messages_user_id ON messages (user_id);
 CREATE INDEX IF NOT EXISTS chats_creator_id ON chats (creator_id);
+
+-- moderation (v3)
+-- Invite codes for `--registration invite`. Only a SHA-256 of each code is
+-- kept: a code is 144 random bits, so a fast hash is enough and a leaked
+-- database hands out no usable invite.
+CREATE TABLE IF NOT EXISTS invites (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    code_hash  TEXT    NOT NULL UNIQUE,
+    uses_left  INTEGER NOT NULL CHECK (uses_left >= 0),
+    expires_at TEXT    NOT NULL,
+    -- a username, or '(command line)': text, not a reference, so invites
+    -- outlive the account that made them.
+    created_by TEXT    NOT NULL,
+    created_at TEXT    NOT NULL
+);
+
+-- What staff and operators did. Names are kept as text, not references:
+-- the log outlives deleted users and demo resets.
+CREATE TABLE IF NOT EXISTS audit_log (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    actor      TEXT    NOT NULL,
+    action     TEXT    NOT NULL,
+    target     TEXT    NOT NULL,
+    detail     TEXT    NOT NULL DEFAULT '',
+    created_at TEXT    NOT NULL
+);
+-- end of moderation (v3)

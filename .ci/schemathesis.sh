@@ -67,6 +67,8 @@ curl -sSf -X POST "$base/api/register/" -d username=fuzzer -d email=fuzzer@examp
 fuzzer=$(access_token fuzzer 'correct horse battery')
 # alice owns demo chats and messages: her token reaches the owner-only paths.
 alice=$(access_token alice demo-pass-alice)
+# The demo's staff user reaches /api/admin/ and may change anything.
+moderator=$(access_token moderator demo-pass-moderator)
 
 # Existing ids and file names, offered to the generator half of the time.
 python3 - "$base" >"$work/schemathesis.toml" <<'EOF'
@@ -104,6 +106,10 @@ if [ -n "${SCHEMATHESIS_SEED:-}" ]; then
   seed_args=(--seed "$SCHEMATHESIS_SEED")
 fi
 
+# One worker: with two, hypothesis's lambda-source parsing races in
+# CPython's ast module ("AST constructor recursion depth mismatch", a
+# runtime error of the tool, not an answer of the server); it struck GET
+# /api/admin/audit/ in two of two runs with 30 examples, none with one worker.
 run() {
   local title=$1
   shift
@@ -114,7 +120,7 @@ run() {
       run "$base/api/openapi.json" \
       --checks "$checks" \
       --max-examples "$EXAMPLES" \
-      --workers 2 \
+      --workers 1 \
       --request-timeout 10 \
       --generation-database none \
       --no-color \
@@ -128,6 +134,7 @@ run() {
 run "anonymous" --exclude-operation-id deleteUser
 run "as a new user" --exclude-operation-id deleteUser -H "Authorization: Bearer $fuzzer"
 run "as a demo user who owns chats" --exclude-operation-id deleteUser -H "Authorization: Bearer $alice"
+run "as the demo's staff user" --exclude-operation-id deleteUser -H "Authorization: Bearer $moderator"
 run "metrics with their token" --include-operation-id metrics -H "Authorization: Bearer $metrics_token"
 run "account deletion" --include-operation-id deleteUser -H "Authorization: Bearer $fuzzer"
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{Config, Seed, WsLimits};
+use crate::config::{Config, Registration, Seed, WsLimits};
 
 /// chatd: a self-contained chat server (REST API, image uploads, live rooms).
 #[derive(Debug, Parser)]
@@ -55,6 +55,34 @@ pub enum Command {
         #[command(flatten)]
         data: DataDirArg,
     },
+    /// Invite codes for `--registration invite`.
+    Invite {
+        #[command(subcommand)]
+        action: InviteAction,
+        #[command(flatten)]
+        data: DataDirArg,
+    },
+    /// Print the audit log of staff and operator actions, newest first.
+    Audit {
+        /// Entries to print at most.
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
+        #[command(flatten)]
+        data: DataDirArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InviteAction {
+    /// Make an invite code (printed once; only its hash is kept).
+    Create {
+        /// How many registrations it allows.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        uses: u32,
+        /// How long it stays valid (e.g. 90s, 15m, 24h, 7d; at most 365d).
+        #[arg(long, default_value = "7d", value_parser = parse_duration)]
+        expires: Duration,
+    },
 }
 
 /// The data directory an operator command works on.
@@ -82,7 +110,25 @@ pub enum UserAction {
         /// The password (else CHATD_USER_PASSWORD, else a line of standard input).
         #[arg(long, env = "CHATD_USER_PASSWORD", hide_env_values = true)]
         password: Option<String>,
+        /// Make the user staff (may moderate and use /api/admin/).
+        #[arg(long)]
+        staff: bool,
     },
+    /// Make a user staff (`on`) or not (`off`).
+    SetStaff {
+        username: String,
+        #[arg(value_parser = parse_on_off, action = clap::ArgAction::Set)]
+        staff: bool,
+    },
+    /// Suspend a user: their tokens and logins are refused, their sockets close.
+    Suspend {
+        username: String,
+        /// Why (shown to staff and in the audit log).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Lift a user's suspension; they sign in again.
+    Unsuspend { username: String },
     /// Set a user's password; their existing tokens stop working.
     SetPassword {
         username: String,
@@ -175,6 +221,9 @@ pub struct ServeArgs {
     /// Serve Prometheus metrics at /metrics to `Authorization: Bearer <token>`.
     #[arg(long, env = "CHATD_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    /// Who may register: anyone, nobody, or whoever has an invite code.
+    #[arg(long, env = "CHATD_REGISTRATION", value_enum, default_value = "open")]
+    pub registration: Registration,
 }
 
 /// `on` / `off` (also true/false, yes/no, 1/0).
@@ -233,6 +282,7 @@ impl ServeArgs {
                 .filter(|o| !o.is_empty())
                 .collect(),
             metrics_token: self.metrics_token.filter(|t| !t.is_empty()),
+            registration: self.registration,
             ..Config::new(data_dir)
         })
     }
@@ -249,28 +299,7 @@ fn fresh_temp_dir() -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-/// Parses `3600`, `90s`, `15m`, `24h` or `1d`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration like 3600, 90s, 15m, 24h or 1d"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => return Err(format!("unknown unit `{unit}`: use s, m, h or d")),
-    };
-    if secs == 0 {
-        return Err("a token lifetime must be at least one second".into());
-    }
-    Ok(Duration::from_secs(secs))
-}
+pub use crate::domain::moderation::parse_duration;
 
 /// Accepts `http(s)://host[:port][/prefix]` and drops a trailing slash.
 pub fn parse_public_url(text: &str) -> Result<String, String> {
@@ -331,6 +360,12 @@ mod tests {
                 .unwrap()
         };
         assert!(config(&["chatd"]).rate_limit);
+        assert_eq!(config(&["chatd"]).registration, Registration::Open);
+        assert_eq!(
+            config(&["chatd", "--registration", "invite"]).registration,
+            Registration::Invite
+        );
+        assert!(Cli::try_parse_from(["chatd", "--registration", "maybe"]).is_err());
         assert!(!config(&["chatd", "--rate-limit", "off"]).rate_limit);
         assert!(config(&["chatd", "--rate-limit", "on"]).rate_limit);
         assert!(Cli::try_parse_from(["chatd", "--rate-limit", "sometimes"]).is_err());

@@ -55,6 +55,21 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Serve `/metrics` to requests bearing this token; off when unset.
     pub metrics_token: Option<String>,
+    /// Who may register (`--registration`).
+    pub registration: Registration,
+}
+
+/// Who may create an account with `POST /api/register/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Registration {
+    /// Anyone.
+    #[default]
+    Open,
+    /// Nobody (accounts come from `chatd user create`).
+    Closed,
+    /// Whoever has an invite code (`chatd invite create`, `POST /api/admin/invites/`).
+    Invite,
 }
 
 /// What `--seed` fills an instance with.
@@ -124,6 +139,7 @@ impl Config {
             trust_proxy: false,
             cors_origins: Vec::new(),
             metrics_token: None,
+            registration: Registration::Open,
         }
     }
 

@@ -577,7 +577,7 @@ async fn user_endpoint_shows_the_signed_in_user() {
     assert!(id > 0);
     assert_eq!(
         body,
-        json!({"id": id, "username": "alice", "email": "alice@example.com", "avatar": null})
+        json!({"id": id, "username": "alice", "email": "alice@example.com", "avatar": null, "is_staff": false})
     );
 }
 
@@ -652,6 +652,7 @@ async fn avatar_upload_is_served_and_shown_on_the_user() {
             "username": "alice",
             "email": "alice@example.com",
             "avatar": url,
+            "is_staff": false,
         })
     );
 }

@@ -92,7 +92,8 @@ async fn seeding_fills_every_room_and_is_idempotent() {
             .unwrap()
             .unwrap()
     };
-    assert_eq!((first.users, first.chats), (4, 12));
+    // Four users who write, and one staff user.
+    assert_eq!((first.users, first.chats), (5, 12));
     assert!(first.messages >= 12 * 3);
     for room in ["films", "music", "books", "games"] {
         assert_eq!(app.chat_count(room).await, 3, "{room}");
@@ -109,6 +110,11 @@ async fn seeding_fills_every_room_and_is_idempotent() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+    let moderator = demo_login(&app, chatd::ops::demo::STAFF).await;
+    let (status, user) = app.get_user(&moderator).await;
+    assert_eq!((status, &user["is_staff"]), (200, &serde_json::json!(true)));
+    let alice = demo_login(&app, "alice").await;
+    assert_eq!(app.get_user(&alice).await.1["is_staff"], false);
     // Images are drawn PNGs, served like uploads.
     let chat = app.get_ok("/api/chat/films/1/").await;
     let img = reqwest::get(chat["img"].as_str().unwrap()).await.unwrap();
@@ -145,6 +151,14 @@ async fn reset_restores_the_demo_and_tells_connected_sockets() {
         .await;
     assert_eq!(status, 200);
     let (mut socket, _) = join_url(&app.ws_url("films", 1, &format!("token={token}"))).await;
+    // The demo's moderator suspends the visitor: the audit log records it.
+    let moderator = demo_login(&app, chatd::ops::demo::STAFF).await;
+    let request = app
+        .client
+        .post(app.url("/api/admin/users/visitor/suspend/"))
+        .bearer_auth(&moderator)
+        .json(&serde_json::json!({"reason": "spam"}));
+    assert_eq!(send(request).await.0, 200);
 
     let a = server_app.clone();
     let seeded = tokio::task::spawn_blocking(move || chatd::ops::demo::reset(&a))
@@ -175,4 +189,37 @@ async fn reset_restores_the_demo_and_tells_connected_sockets() {
     assert_eq!(response.status(), 401);
     let (status, body) = app.get_user(&token).await;
     assert_eq!(status, 401, "{body}");
+    // The audit log survives the reset, and the moderator is still staff.
+    let request = app
+        .client
+        .get(app.url("/api/admin/audit/"))
+        .bearer_auth(&moderator);
+    let (status, audit) = send(request).await;
+    assert_eq!(status, 200, "{audit}");
+    let first = &audit["results"][0];
+    assert_eq!(
+        (
+            &first["actor"],
+            &first["action"],
+            &first["target"],
+            &first["detail"]
+        ),
+        (
+            &serde_json::json!("moderator"),
+            &serde_json::json!("user.suspend"),
+            &serde_json::json!("visitor"),
+            &serde_json::json!("spam")
+        )
+    );
+}
+
+/// Logs a demo user in with the printed password; returns the access token.
+async fn demo_login(app: &TestApp, name: &str) -> String {
+    let request = app.client.post(app.url("/api/token/")).form(&[
+        ("username", name),
+        ("password", &chatd::ops::demo::password(name)),
+    ]);
+    let (status, body) = send(request).await;
+    assert_eq!(status, 200, "{body}");
+    body["access"].as_str().unwrap().to_string()
 }

@@ -4,7 +4,7 @@
 //!   path is a route;
 //! - on a seeded server, every documented path exists (`OPTIONS` answers
 //!   with its `Allow` list) with exactly the documented methods, and every
-//!   documented method, sent as a stranger, a non-owner and the owner,
+//!   documented method, sent as a stranger, a non-owner and the owner (staff),
 //!   answers one of its documented statuses with a body that matches the
 //!   documented schema;
 //! - the main endpoints' real answers (successes and each error shape)
@@ -258,7 +258,8 @@ struct Seeded {
 
 async fn seeded() -> Seeded {
     let app = spawn_app_with(|c| c.metrics_token = Some(METRICS_TOKEN.into())).await;
-    let owner = app.user("alice").await;
+    // Staff, so that the admin endpoints answer the owner too.
+    let owner = app.staff_user("alice").await;
     let other = app.user("bob").await;
     let fields = [("title", "Dune"), ("room", "films")];
     let form = file_form(&fields, "img", fixture("red.png"), "red.png", "image/png");

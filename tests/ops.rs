@@ -2,23 +2,9 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Command;
 
 use common::*;
-
-fn chatd(args: &[&str], data_dir: &std::path::Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_chatd"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env_remove("CHATD_USER_PASSWORD")
-        .output()
-        .unwrap()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).to_string()
-}
 
 /// Creates a chat with a fixture as its image (200); returns the Chat.
 async fn post_image_chat(

@@ -22,6 +22,8 @@ pub enum AuthError {
     InvalidToken,
     /// The token's user no longer exists.
     UserNotFound,
+    /// The token's user is suspended.
+    UserInactive,
     /// The user could not be read.
     Storage(StorageError),
 }
@@ -32,6 +34,7 @@ impl fmt::Display for AuthError {
             AuthError::BadAuthorizationHeader => f.write_str("malformed Authorization header"),
             AuthError::InvalidToken => f.write_str("invalid token"),
             AuthError::UserNotFound => f.write_str("the token's user is gone"),
+            AuthError::UserInactive => f.write_str("the token's user is suspended"),
             AuthError::Storage(error) => write!(f, "{error}"),
         }
     }
@@ -69,8 +72,9 @@ pub fn credentials(header: Option<&str>) -> Result<Credentials, AuthError> {
     }
 }
 
-/// The user an access token names. A password change since the token was
-/// issued revokes it.
+/// The user an access token names. The user is read afresh for every
+/// token, so a suspension or password change (also from the command line)
+/// counts at once.
 pub async fn user_for_token(tokens: &Tokens, db: &Db, token: &str) -> Result<User, AuthError> {
     let claims = tokens
         .decode(token, TokenType::Access)
@@ -79,6 +83,17 @@ pub async fn user_for_token(tokens: &Tokens, db: &Db, token: &str) -> Result<Use
         .user(claims.user_id)
         .await?
         .ok_or(AuthError::UserNotFound)?;
+    check_claims(user, &claims)
+}
+
+/// The user a validly signed token's `claims` name, if the token still
+/// counts: a suspended user is told so (before the version check, since a
+/// suspension also bumps the version); a password change or suspension
+/// since the token was issued revokes it.
+pub fn check_claims(user: User, claims: &Claims) -> Result<User, AuthError> {
+    if !user.is_active {
+        return Err(AuthError::UserInactive);
+    }
     if user.token_version != claims.ver {
         return Err(AuthError::InvalidToken);
     }

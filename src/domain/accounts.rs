@@ -40,6 +40,21 @@ pub fn registration(form: &Form) -> Result<Registration, FieldErrors> {
     )
 }
 
+/// The `invite` code a registration needs in invite mode: required, not
+/// blank (whether it is valid is known only when it is used).
+pub fn invite(form: &Form) -> Result<Option<String>, Vec<String>> {
+    let mut errors = FieldErrors::new();
+    match text_value(
+        form.get("invite"),
+        "invite",
+        TextRule::required(200),
+        &mut errors,
+    ) {
+        Some(code) => Ok(code),
+        None => Err(errors.get("invite").unwrap_or_default().to_vec()),
+    }
+}
+
 /// The same rules for an account made on the command line
 /// (`chatd user create`).
 pub fn new_account(

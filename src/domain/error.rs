@@ -37,6 +37,14 @@ pub mod messages {
     pub const USERNAME_TAKEN: &str = "A user with that username already exists.";
     pub const EMAIL_TAKEN: &str = "A user with that email already exists.";
 
+    pub const USER_INACTIVE: &str = "User is inactive";
+    pub const BAD_CREDENTIALS: &str = "No active account found with the given credentials";
+    pub const REGISTRATION_CLOSED: &str = "Registration is closed.";
+    pub const INVALID_INVITE: &str = "Invalid or expired invite.";
+    pub const CANNOT_SUSPEND_SELF: &str = "You cannot suspend yourself.";
+    pub const LAST_ACTIVE_STAFF: &str =
+        "The last active staff user cannot be suspended or lose staff status.";
+
     /// DRF's length message.
     pub fn too_long(max: usize) -> String {
         format!("Ensure this field has no more than {max} characters.")
@@ -136,6 +144,8 @@ pub enum Error {
     PermissionDenied,
     /// A write without credentials.
     NotAuthenticated,
+    /// A request refused as a whole, with this reason (400 `{"detail"}`).
+    Refused(&'static str),
     /// Too many requests: come back in this many seconds.
     Throttled(u64),
     /// Storage failed (full, busy, or a bug).
@@ -166,6 +176,7 @@ impl Error {
             Error::WrongRoom | Error::NotFound | Error::InvalidPage => "not_found",
             Error::PermissionDenied => "permission_denied",
             Error::NotAuthenticated => "not_authenticated",
+            Error::Refused(_) => "invalid",
             Error::Throttled(_) => "throttled",
             Error::Storage(StorageError::Full) | Error::Storage(StorageError::Busy) => {
                 "unavailable"
@@ -185,6 +196,7 @@ impl Error {
             Error::InvalidPage => messages::INVALID_PAGE.to_string(),
             Error::PermissionDenied => messages::PERMISSION_DENIED.to_string(),
             Error::NotAuthenticated => messages::NOT_AUTHENTICATED.to_string(),
+            Error::Refused(reason) => reason.to_string(),
             Error::Throttled(wait) => messages::throttled(*wait),
             Error::Storage(StorageError::Full) => messages::OUT_OF_SPACE.to_string(),
             Error::Storage(StorageError::Busy) => messages::BUSY.to_string(),

@@ -1,10 +1,11 @@
 //! Domain rules, apart from HTTP and storage: field validation and
-//! permissions, the JSON views of chats, messages and users, pagination,
-//! and throttling.
+//! permissions, moderation, the JSON views of chats, messages and users,
+//! pagination, and throttling.
 
 pub mod accounts;
 pub mod error;
 pub mod form;
+pub mod moderation;
 pub mod pagination;
 pub mod rules;
 pub mod throttle;

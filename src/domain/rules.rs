@@ -264,18 +264,46 @@ pub fn message_text(value: Option<&Value>, max: usize) -> Result<String, Error> 
     }
 }
 
-/// Only a chat's creator may change or delete it.
-pub fn check_chat_owner(user_id: i64, creator_id: i64) -> Result<(), Error> {
-    if user_id == creator_id {
-        Ok(())
+/// Who is acting, as far as permissions go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Actor {
+    pub id: i64,
+    pub is_staff: bool,
+}
+
+impl Actor {
+    pub fn of(user: &crate::storage::users::User) -> Actor {
+        Actor {
+            id: user.id,
+            is_staff: user.is_staff,
+        }
+    }
+}
+
+/// On what grounds a change is allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// The actor's own chat or message.
+    Owner,
+    /// Someone else's, changed by staff: a moderation action, recorded in
+    /// the audit log.
+    Staff,
+}
+
+/// A chat's creator, and staff, may change or delete it.
+pub fn check_chat_change(actor: Actor, creator_id: i64) -> Result<Access, Error> {
+    if actor.id == creator_id {
+        Ok(Access::Owner)
+    } else if actor.is_staff {
+        Ok(Access::Staff)
     } else {
         Err(Error::PermissionDenied)
     }
 }
 
-/// Only a message's author may edit or delete it.
-pub fn check_message_author(user_id: i64, author_id: i64) -> Result<(), Error> {
-    check_chat_owner(user_id, author_id)
+/// A message's author, and staff, may edit or delete it.
+pub fn check_message_change(actor: Actor, author_id: i64) -> Result<Access, Error> {
+    check_chat_change(actor, author_id)
 }
 
 #[cfg(test)]
@@ -355,11 +383,22 @@ mod tests {
     }
 
     #[test]
-    fn only_the_creator_may_change_a_chat() {
-        assert!(check_chat_owner(1, 1).is_ok());
+    fn only_the_creator_or_staff_may_change_a_chat_or_message() {
+        let (user, staff) = (
+            |id| Actor {
+                id,
+                is_staff: false,
+            },
+            |id| Actor { id, is_staff: true },
+        );
+        assert_eq!(check_chat_change(user(1), 1).unwrap(), Access::Owner);
         assert!(matches!(
-            check_chat_owner(2, 1).unwrap_err(),
+            check_chat_change(user(2), 1).unwrap_err(),
             Error::PermissionDenied
         ));
+        assert_eq!(check_chat_change(staff(2), 1).unwrap(), Access::Staff);
+        assert_eq!(check_chat_change(staff(1), 1).unwrap(), Access::Owner);
+        assert!(check_message_change(user(2), 1).is_err());
+        assert_eq!(check_message_change(staff(2), 1).unwrap(), Access::Staff);
     }
 }

@@ -46,6 +46,7 @@ pub struct UserView {
     pub username: String,
     pub email: String,
     pub avatar: Option<String>,
+    pub is_staff: bool,
 }
 
 impl UserView {
@@ -55,6 +56,83 @@ impl UserView {
             id: user.id,
             username: user.username,
             email: user.email,
+            is_staff: user.is_staff,
+        }
+    }
+}
+
+/// A user's standing after a suspension or its end.
+#[derive(Debug, Serialize)]
+pub struct SuspensionView {
+    pub username: String,
+    pub is_active: bool,
+    pub reason: Option<String>,
+}
+
+impl SuspensionView {
+    pub fn new(user: User) -> SuspensionView {
+        SuspensionView {
+            username: user.username,
+            is_active: user.is_active,
+            reason: user.suspension_reason,
+        }
+    }
+}
+
+/// A user as staff see them (`GET /api/admin/users/`).
+#[derive(Debug, Serialize)]
+pub struct AdminUserView {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub is_staff: bool,
+    pub is_active: bool,
+    pub reason: Option<String>,
+    pub date_joined: String,
+}
+
+impl AdminUserView {
+    pub fn new((user, joined): (User, String)) -> AdminUserView {
+        AdminUserView {
+            id: user.id,
+            username: user.username,
+            email: user.email,
+            is_staff: user.is_staff,
+            is_active: user.is_active,
+            reason: user.suspension_reason,
+            date_joined: joined,
+        }
+    }
+}
+
+/// A new invite: the code is shown this once (only its hash is kept).
+#[derive(Debug, Serialize)]
+pub struct InviteView {
+    pub code: String,
+    pub uses_left: u32,
+    pub expires: String,
+}
+
+/// One audit log entry.
+#[derive(Debug, Serialize)]
+pub struct AuditView {
+    pub id: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+    pub timestamp: String,
+}
+
+impl AuditView {
+    pub fn new(entry: crate::storage::audit::Entry) -> AuditView {
+        AuditView {
+            id: entry.id,
+            actor: entry.actor,
+            action: entry.action,
+            target: entry.target,
+            detail: entry.detail,
+            timestamp: entry.created_at,
         }
     }
 }

@@ -90,7 +90,17 @@ impl ApiError {
     }
 
     pub fn bad_credentials() -> ApiError {
-        ApiError::unauthorized("No active account found with the given credentials")
+        ApiError::unauthorized(messages::BAD_CREDENTIALS)
+    }
+
+    /// 401 for a suspended user's token (access or refresh).
+    pub fn user_inactive() -> ApiError {
+        ApiError::unauthorized(messages::USER_INACTIVE).with_code("user_inactive")
+    }
+
+    /// 403 with a reason of its own (e.g. registration is closed).
+    pub fn forbidden(detail: &str) -> ApiError {
+        ApiError::detail(StatusCode::FORBIDDEN, detail)
     }
 
     pub fn invalid_refresh() -> ApiError {
@@ -254,6 +264,7 @@ impl From<Error> for ApiError {
             Error::InvalidPage => ApiError::invalid_page(),
             Error::PermissionDenied => ApiError::permission_denied(),
             Error::NotAuthenticated => ApiError::not_authenticated(),
+            Error::Refused(reason) => ApiError::detail(StatusCode::BAD_REQUEST, reason),
             Error::Throttled(wait) => ApiError::throttled(wait),
             Error::Storage(error) => error.into(),
         }
@@ -266,6 +277,7 @@ impl From<AuthError> for ApiError {
             AuthError::BadAuthorizationHeader => ApiError::bad_authorization_header(),
             AuthError::InvalidToken => ApiError::invalid_token(),
             AuthError::UserNotFound => ApiError::user_not_found(),
+            AuthError::UserInactive => ApiError::user_inactive(),
             AuthError::Storage(error) => error.into(),
         }
     }

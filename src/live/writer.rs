@@ -24,11 +24,13 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::domain::error::Error;
+use crate::domain::rules::{self, Actor};
 use crate::live::fanout::{Event, Fanout};
 use crate::live::peer::Peer;
 use crate::metrics::Metrics;
 use crate::storage::messages::{self, Message};
 use crate::storage::{self, is_foreign_key_violation, now_timestamp, StorageError};
+use crate::storage::{audit, users};
 
 /// Most operations committed in one transaction. A batch's messages reach
 /// each socket's queue at once, so this stays well below the default queue
@@ -327,7 +329,7 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Result<Done, Error>> {
             text,
             ..
         } => {
-            let message = match own_message(conn, *chat_id, *message_id, *user_id)? {
+            let message = match changeable(conn, *chat_id, *message_id, *user_id, "edit")? {
                 Ok(message) => message,
                 Err(refusal) => return Ok(Err(refusal)),
             };
@@ -342,7 +344,7 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Result<Done, Error>> {
             user_id,
             ..
         } => {
-            let message = match own_message(conn, *chat_id, *message_id, *user_id)? {
+            let message = match changeable(conn, *chat_id, *message_id, *user_id, "delete")? {
                 Ok(message) => message,
                 Err(refusal) => return Ok(Err(refusal)),
             };
@@ -355,23 +357,43 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Result<Done, Error>> {
     }
 }
 
-/// The message if it is in the chat, not deleted, and `user_id` wrote it.
-fn own_message(
+/// The message if it is in the chat, not deleted, and `user_id` may
+/// `change` it (`edit` or `delete`): its author, or staff, read in this
+/// transaction so a staff flag changed meanwhile counts. A staff change
+/// to someone else's message is recorded in the audit log, committed
+/// with it.
+fn changeable(
     conn: &Connection,
     chat_id: i64,
     message_id: i64,
     user_id: i64,
+    change: &str,
 ) -> rusqlite::Result<Result<Message, Error>> {
-    Ok(match messages::get(conn, message_id)? {
-        Some(message) if message.chat_id == chat_id && !message.is_deleted => {
-            if message.user_id == user_id {
+    let message = match messages::get(conn, message_id)? {
+        Some(message) if message.chat_id == chat_id && !message.is_deleted => message,
+        _ => return Ok(Err(Error::NotFound)),
+    };
+    if message.user_id == user_id {
+        return Ok(Ok(message));
+    }
+    let Some(actor) = users::get(conn, user_id)?.filter(|user| user.is_active) else {
+        return Ok(Err(Error::PermissionDenied));
+    };
+    Ok(
+        match rules::check_message_change(Actor::of(&actor), message.user_id) {
+            Ok(_) => {
+                let text: String = message.text.chars().take(200).collect();
+                let detail = format!("by {} in chat {chat_id}: {text}", message.user_name);
+                let (action, target) = (
+                    format!("message.{change}"),
+                    format!("message {}", message.id),
+                );
+                audit::record(conn, &actor.username, &action, &target, &detail)?;
                 Ok(message)
-            } else {
-                Err(Error::PermissionDenied)
             }
-        }
-        _ => Err(Error::NotFound),
-    })
+            Err(refusal) => Err(refusal),
+        },
+    )
 }
 
 /// A storage error of the same kind as `error`, for one more op of a

@@ -20,6 +20,10 @@ use crate::storage::{messages, users};
 /// The demo users; each one's password is `demo-pass-<name>`.
 pub const USERS: [&str; 4] = ["alice", "bob", "carol", "dave"];
 
+/// The demo's staff user (password `demo-pass-<name>` too): it writes no
+/// chats, it moderates.
+pub const STAFF: &str = "moderator";
+
 /// The password of a demo user.
 pub fn password(user: &str) -> String {
     format!("demo-pass-{user}")
@@ -176,22 +180,10 @@ pub fn seed(app: &App) -> anyhow::Result<Seeded> {
 
     let mut user_ids = Vec::new();
     for name in USERS {
-        let user = match users::find_by_login(&conn, name)? {
-            Some(user) => user,
-            None => {
-                let hash = app.hasher.hash_blocking(&password(name))?;
-                seeded.users += 1;
-                match users::insert(&conn, name, &format!("{name}@example.com"), &hash) {
-                    Ok(user) => user,
-                    Err(users::InsertError::Db(error)) => return Err(error.into()),
-                    Err(users::InsertError::Taken(errors)) => {
-                        anyhow::bail!("demo user {name}: {errors:?}")
-                    }
-                }
-            }
-        };
-        user_ids.push(user.id);
+        user_ids.push(demo_user(app, &conn, name, &mut seeded)?.id);
     }
+    let staff = demo_user(app, &conn, STAFF, &mut seeded)?;
+    users::set_staff(&conn, staff.id, true)?;
 
     let tx = conn.transaction()?;
     for (n, demo) in CHATS.iter().enumerate() {
@@ -222,6 +214,25 @@ pub fn seed(app: &App) -> anyhow::Result<Seeded> {
     Ok(seeded)
 }
 
+/// The demo user `name`, created if missing.
+fn demo_user(
+    app: &App,
+    conn: &Connection,
+    name: &str,
+    seeded: &mut Seeded,
+) -> anyhow::Result<users::User> {
+    if let Some(user) = users::find_by_login(conn, name)? {
+        return Ok(user);
+    }
+    let hash = app.hasher.hash_blocking(&password(name))?;
+    seeded.users += 1;
+    match users::insert(conn, name, &format!("{name}@example.com"), &hash) {
+        Ok(user) => Ok(user),
+        Err(users::InsertError::Db(error)) => Err(error.into()),
+        Err(users::InsertError::Taken(errors)) => anyhow::bail!("demo user {name}: {errors:?}"),
+    }
+}
+
 /// Writes a conversation with timestamps spread over the last hours.
 fn write_conversation(
     conn: &Connection,
@@ -242,8 +253,10 @@ fn write_conversation(
 
 /// Puts the seeded state back: every socket is told `chat_deleted` and
 /// closed with 4404 (clients reconnect), all chats, messages, non-demo users
-/// and uploads go, and the demo data is written again. Chat ids restart, so
-/// the demo chats come back under the same URLs.
+/// and uploads go, suspensions and staff flags of the demo users are undone,
+/// and the demo data is written again. Chat ids restart, so the demo chats
+/// come back under the same URLs. The audit log stays: it is how an
+/// operator sees what happened on a public demo.
 pub fn reset(app: &App) -> anyhow::Result<Seeded> {
     let mut conn = crate::storage::connect(&app.config.db_path())?;
     let chat_ids: Vec<i64> = conn
@@ -262,10 +275,17 @@ pub fn reset(app: &App) -> anyhow::Result<Seeded> {
     )?;
     let placeholders = USERS.map(|u| format!("'{u}'")).join(", ");
     tx.execute(
-        &format!("DELETE FROM users WHERE username_key NOT IN ({placeholders})"),
+        &format!("DELETE FROM users WHERE username_key NOT IN ({placeholders}, '{STAFF}')"),
         [],
     )?;
-    tx.execute("UPDATE users SET avatar = NULL", [])?;
+    // Back to the seeded standing; a suspension's end also ends the
+    // sessions the demo users had (the token version moves).
+    tx.execute(
+        "UPDATE users SET avatar = NULL, is_staff = 0,
+                          token_version = token_version + (1 - is_active),
+                          is_active = 1, suspension_reason = NULL",
+        [],
+    )?;
     tx.commit()?;
     for file in files {
         app.media.remove(&file);
@@ -294,5 +314,9 @@ pub fn credentials_text() -> String {
         .iter()
         .map(|u| format!("{u} / {}", password(u)))
         .collect();
-    format!("demo users (username / password): {}", list.join(", "))
+    format!(
+        "demo users (username / password): {}; staff: {STAFF} / {}",
+        list.join(", "),
+        password(STAFF)
+    )
 }

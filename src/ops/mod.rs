@@ -1,7 +1,7 @@
 //! What each command of the binary does: serve (the default), the
 //! deployment check, and the operator commands that work on a data
-//! directory whether or not a server runs on it (backup, check, user); they
-//! print a short report.
+//! directory whether or not a server runs on it (backup, check, user,
+//! invite, audit); they print a short report.
 //!
 //! Library code never exits the process: [`run`] returns the exit status
 //! and `main` exits with it, so every command can be called from tests.
@@ -10,6 +10,7 @@ pub mod backup;
 pub mod check;
 pub mod demo;
 pub mod doctor;
+pub mod moderation;
 pub mod png;
 pub mod serve;
 pub mod users;
@@ -21,7 +22,7 @@ use std::time::Duration;
 use anyhow::Context;
 use rusqlite::{Connection, OpenFlags};
 
-use crate::cli::{Cli, Command, UserAction};
+use crate::cli::{Cli, Command, InviteAction, UserAction};
 
 /// Runs the command the command line names. An error means exit status 1
 /// with the error printed; `Ok` carries the status of a command that ran
@@ -43,13 +44,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     username,
                     email,
                     password,
-                } => users::create_user(dir, username, email, password.clone())?,
+                    staff,
+                } => users::create_user(dir, username, email, password.clone(), *staff)?,
+                UserAction::SetStaff { username, staff } => {
+                    moderation::set_staff(dir, username, *staff)?
+                }
+                UserAction::Suspend { username, reason } => {
+                    moderation::suspend(dir, username, true, reason.as_deref())?
+                }
+                UserAction::Unsuspend { username } => {
+                    moderation::suspend(dir, username, false, None)?
+                }
                 UserAction::SetPassword { username, password } => {
                     users::set_password(dir, username, password.clone())?
                 }
                 UserAction::Delete { username } => users::delete_user(dir, username)?,
             }
         }
+        Some(Command::Invite { action, data }) => match action {
+            InviteAction::Create { uses, expires } => {
+                moderation::create_invite(&data.data_dir, *uses, *expires)?
+            }
+        },
+        Some(Command::Audit { limit, data }) => moderation::print_audit(&data.data_dir, *limit)?,
         Some(Command::Serve(_)) | None => {
             let config = cli.into_serve_args().into_config()?;
             serve::run(config).await?;

@@ -1,13 +1,14 @@
 //! `chatd user list|create|set-password|delete`: managing accounts
 //! without SQL, under the same rules as the API, whether or not a server
-//! is running on the data directory.
+//! is running on the data directory. Every change is in the audit log.
+//! (Staff status and suspensions are in [`super::moderation`].)
 
 use std::io::BufRead;
 use std::path::Path;
 
 use rusqlite::Connection;
 
-use crate::storage::users;
+use crate::storage::{audit, users};
 
 /// The password from `given`, else one line of standard input.
 fn password_from(given: Option<String>) -> anyhow::Result<String> {
@@ -24,7 +25,7 @@ fn password_from(given: Option<String>) -> anyhow::Result<String> {
     Ok(password)
 }
 
-fn find(conn: &Connection, username: &str) -> anyhow::Result<users::User> {
+pub(super) fn find(conn: &Connection, username: &str) -> anyhow::Result<users::User> {
     users::find_by_login(conn, username)?.ok_or_else(|| anyhow::anyhow!("no user {username}"))
 }
 
@@ -34,17 +35,30 @@ pub fn create_user(
     username: &str,
     email: &str,
     password: Option<String>,
+    staff: bool,
 ) -> anyhow::Result<()> {
     let password = password_from(password)?;
     let registration =
         crate::domain::accounts::new_account(username, email, &password).map_err(|errors| {
             anyhow::anyhow!("{}", serde_json::to_string(&errors).unwrap_or_default())
         })?;
-    let conn = super::open(data_dir)?;
+    let mut conn = super::open(data_dir)?;
     let hash = crate::auth::hash_password(&registration.password)?;
-    match users::insert(&conn, &registration.username, &registration.email, &hash) {
+    let tx = crate::storage::write_transaction(&mut conn)?;
+    match users::insert(&tx, &registration.username, &registration.email, &hash) {
         Ok(user) => {
-            println!("created user {} (id {})", user.username, user.id);
+            users::set_staff(&tx, user.id, staff)?;
+            let detail = if staff { "staff" } else { "" };
+            audit::record(
+                &tx,
+                audit::COMMAND_LINE,
+                "user.create",
+                &user.username,
+                detail,
+            )?;
+            tx.commit()?;
+            let kind = if staff { "staff user" } else { "user" };
+            println!("created {kind} {} (id {})", user.username, user.id);
             Ok(())
         }
         Err(users::InsertError::Taken(taken)) => {
@@ -73,6 +87,13 @@ pub fn set_password(
     anyhow::ensure!(problems.is_empty(), "{}", problems.join(" "));
     let hash = crate::auth::hash_password(&password)?;
     users::set_password(&conn, user.id, &hash)?;
+    audit::record(
+        &conn,
+        audit::COMMAND_LINE,
+        "user.set_password",
+        &user.username,
+        "",
+    )?;
     println!(
         "password of {} changed; their tokens no longer work",
         user.username
@@ -86,6 +107,14 @@ pub fn delete_user(data_dir: &Path, username: &str) -> anyhow::Result<()> {
     let user = find(&conn, username)?;
     let deleted =
         users::delete(&mut conn, user.id)?.ok_or_else(|| anyhow::anyhow!("no user {username}"))?;
+    let detail = format!("{} chats", deleted.chat_ids.len());
+    audit::record(
+        &conn,
+        audit::COMMAND_LINE,
+        "user.delete",
+        &user.username,
+        &detail,
+    )?;
     let media = crate::storage::media::Media::open(data_dir.join("media"))?;
     for file in &deleted.files {
         media.remove(file);
@@ -102,13 +131,29 @@ pub fn delete_user(data_dir: &Path, username: &str) -> anyhow::Result<()> {
 pub fn list_users(data_dir: &Path) -> anyhow::Result<()> {
     let conn = super::open(data_dir)?;
     println!(
-        "{:>6}  {:<24} {:<32} {:>5}  joined",
-        "id", "username", "email", "chats"
+        "{:>6}  {:<24} {:<32} {:>5}  {:<27}  status",
+        "id", "username", "email", "chats", "joined"
     );
     for (user, joined, chats) in users::list(&conn)? {
+        let mut status = Vec::new();
+        if user.is_staff {
+            status.push("staff".to_string());
+        }
+        if !user.is_active {
+            let reason = user
+                .suspension_reason
+                .as_deref()
+                .unwrap_or("no reason given");
+            status.push(format!("suspended ({reason})"));
+        }
         println!(
-            "{:>6}  {:<24} {:<32} {:>5}  {}",
-            user.id, user.username, user.email, chats, joined
+            "{:>6}  {:<24} {:<32} {:>5}  {:<27}  {}",
+            user.id,
+            user.username,
+            user.email,
+            chats,
+            joined,
+            status.join(", ")
         );
     }
     Ok(())

@@ -5,8 +5,11 @@
 //! [`Db::run`] hands a closure and a pooled connection to tokio's blocking
 //! pool and awaits the result.
 
+pub mod admin;
+pub mod audit;
 pub mod chats;
 mod error;
+pub mod invites;
 pub mod media;
 pub mod messages;
 pub mod store;
@@ -25,11 +28,19 @@ pub use error::StorageError;
 pub const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The version [`SCHEMA`] describes, recorded in `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 3;
 
-/// Steps that bring a database of version `i + 1` to version `i + 2`.
-/// Empty while there is only version 1; a schema change appends its step here.
-const MIGRATIONS: &[&str] = &[];
+/// Steps that bring a database of version `i + 1` to version `i + 2`; a
+/// schema change appends its step here. New tables need no step: schema.sql
+/// creates them; a step adds what `CREATE TABLE IF NOT EXISTS` cannot.
+const MIGRATIONS: &[&str] = &[
+    // v1 -> v2
+    "-- v2: community features (merged separately)",
+    // v2 -> v3: moderation (staff, suspensions)
+    "ALTER TABLE users ADD COLUMN is_staff INTEGER NOT NULL DEFAULT 0 CHECK (is_staff IN (0, 1));
+     ALTER TABLE users ADD COLUMN is_active INTEGER NOT NULL DEFAULT 1 CHECK (is_active IN (0, 1));
+     ALTER TABLE users ADD COLUMN suspension_reason TEXT;",
+];
 
 /// How long a write waits for a lock another process holds before it
 /// fails with [`StorageError::Busy`].
@@ -222,6 +233,49 @@ mod tests {
             .pragma_query_value(None, "journal_mode", |row| row.get(0))
             .unwrap();
         assert_eq!(mode, "wal");
+    }
+
+    /// The users table exactly as schema version 1 made it.
+    const USERS_V1: &str = "CREATE TABLE users (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, username TEXT NOT NULL,
+        username_key TEXT NOT NULL UNIQUE, email TEXT NOT NULL,
+        email_key TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL, avatar TEXT,
+        token_version INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL);
+        INSERT INTO users (username, username_key, email, email_key, password_hash, created_at)
+        VALUES ('old', 'old', 'old@example.com', 'old@example.com', 'h', '2023-01-01T00:00:00.000000Z');
+        PRAGMA user_version = 1;";
+
+    #[test]
+    fn a_version_1_database_is_migrated_keeping_its_users() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chat.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(USERS_V1)
+            .unwrap();
+        Db::open(&path).unwrap();
+        let conn = Connection::open(&path).unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, 3);
+        let user = users::find_by_login(&conn, "old").unwrap().unwrap();
+        assert!(!user.is_staff);
+        assert!(user.is_active);
+        assert_eq!(user.suspension_reason, None);
+        for table in ["invites", "audit_log", "chats", "messages"] {
+            let exists: bool = conn
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = ?1)",
+                    [table],
+                    |row| row.get(0),
+                )
+                .unwrap();
+            assert!(exists, "{table}");
+        }
+        // A second start has nothing left to migrate.
+        drop(conn);
+        Db::open(&path).unwrap();
     }
 
     #[test]

@@ -264,7 +264,7 @@ impl Db {
 
     /// Counts, lets `page` turn the count into an offset (or refuse), and
     /// loads that page, all on one connection.
-    async fn run_counted<T: Send + 'static, E: From<StorageError> + Send + 'static>(
+    pub(super) async fn run_counted<T: Send + 'static, E: From<StorageError> + Send + 'static>(
         &self,
         count: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<u64> + Send + 'static,
         page: impl FnOnce(u64) -> Result<u64, E> + Send + 'static,

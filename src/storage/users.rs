@@ -15,9 +15,17 @@ pub struct User {
     pub avatar: Option<String>,
     /// Tokens issued under another version are no longer valid.
     pub token_version: i64,
+    /// May change anyone's chats and messages, and use `/api/admin/`.
+    pub is_staff: bool,
+    /// False while suspended: tokens and logins are refused.
+    pub is_active: bool,
+    pub suspension_reason: Option<String>,
 }
 
-const COLUMNS: &str = "id, username, email, password_hash, avatar, token_version";
+const COLUMNS: &str =
+    "id, username, email, password_hash, avatar, token_version, is_staff, is_active, suspension_reason";
+/// How many columns [`COLUMNS`] selects; queries add theirs after them.
+const COLUMN_COUNT: usize = 9;
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
@@ -27,6 +35,9 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<User> {
         password_hash: row.get(3)?,
         avatar: row.get(4)?,
         token_version: row.get(5)?,
+        is_staff: row.get(6)?,
+        is_active: row.get(7)?,
+        suspension_reason: row.get(8)?,
     })
 }
 
@@ -102,6 +113,9 @@ pub fn insert(
             password_hash: password_hash.to_string(),
             avatar: None,
             token_version: 0,
+            is_staff: false,
+            is_active: true,
+            suspension_reason: None,
         }),
         // Another request took the name between our check and the insert.
         Err(error) if is_unique_violation(&error) => {
@@ -225,6 +239,74 @@ pub fn list(conn: &Connection) -> rusqlite::Result<Vec<(User, String, u64)>> {
         "SELECT {COLUMNS}, created_at, (SELECT COUNT(*) FROM chats c WHERE c.creator_id = users.id)
          FROM users ORDER BY id"
     ))?
-    .query_map([], |row| Ok((from_row(row)?, row.get(6)?, row.get(7)?)))?
+    .query_map([], |row| {
+        Ok((
+            from_row(row)?,
+            row.get(COLUMN_COUNT)?,
+            row.get(COLUMN_COUNT + 1)?,
+        ))
+    })?
+    .collect()
+}
+
+/// The user named `username`, case-insensitively (e-mails do not count).
+pub fn find_by_username(conn: &Connection, username: &str) -> rusqlite::Result<Option<User>> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM users WHERE username_key = ?1"
+    ))?
+    .query_row([key(username)], from_row)
+    .optional()
+}
+
+/// Makes a user staff or not.
+pub fn set_staff(conn: &Connection, id: i64, staff: bool) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE users SET is_staff = ?2 WHERE id = ?1",
+        params![id, staff],
+    )?;
+    Ok(())
+}
+
+/// Suspends a user (`active` false, with a reason) or lifts the suspension.
+/// Either way every token they hold stops working: a suspension must end
+/// their sessions (sockets watch the version), and after one a user logs in
+/// afresh.
+pub fn set_active(
+    conn: &Connection,
+    id: i64,
+    active: bool,
+    reason: Option<&str>,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE users SET is_active = ?2, suspension_reason = ?3,
+                          token_version = token_version + 1
+         WHERE id = ?1",
+        params![id, active, reason],
+    )?;
+    Ok(())
+}
+
+/// How many users are staff and not suspended.
+pub fn active_staff_count(conn: &Connection) -> rusqlite::Result<u64> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM users WHERE is_staff = 1 AND is_active = 1",
+        [],
+        |row| row.get(0),
+    )
+}
+
+/// How many users there are.
+pub fn count(conn: &Connection) -> rusqlite::Result<u64> {
+    conn.query_row("SELECT COUNT(*) FROM users", [], |row| row.get(0))
+}
+
+/// A page of users, oldest first, each with when they joined.
+pub fn page(conn: &Connection, offset: u64, limit: u64) -> rusqlite::Result<Vec<(User, String)>> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS}, created_at FROM users ORDER BY id LIMIT ?1 OFFSET ?2"
+    ))?
+    .query_map(params![limit, offset], |row| {
+        Ok((from_row(row)?, row.get(COLUMN_COUNT)?))
+    })?
     .collect()
 }

@@ -41,6 +41,7 @@ export function setupAccounts() {
     await logIn(fields.username, fields.password, register);
   });
   $('#logout').addEventListener('click', () => logout());
+  showRegistrationMode();
 
   const avatarForm = $('#avatar-form');
   previewOnChange(avatarForm.elements.avatar, $('.preview', avatarForm));
@@ -60,6 +61,18 @@ export function setupAccounts() {
     showProfile();
     toast('Avatar saved.');
   });
+}
+
+/** Asks the server who may register: the invite field only when it wants
+ * one, no form at all when registration is closed. */
+async function showRegistrationMode() {
+  const { status, data } = await api('/api/config/', { retry: false });
+  if (status !== 200) return;
+  const invite = data.registration === 'invite';
+  $('#invite-field').hidden = !invite;
+  $('#register-form').elements.invite.disabled = !invite;
+  $('#register-form').hidden = data.registration === 'closed';
+  $('#register-closed').hidden = data.registration !== 'closed';
 }
 
 export function showProfile() {

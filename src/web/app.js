@@ -13,12 +13,18 @@ import { showRoom, turnPage, setupNewChat } from './rooms.js';
 import { setupComposer } from './chat.js';
 import { openChat, closeChat } from './socket.js';
 import { showLogin, showProfile, setupAccounts } from './account.js';
+import { showAdmin, setupAdmin } from './admin.js';
 
 function route() {
   closeChat();
   const [first, second] = location.hash.replace(/^#\/?/, '').split('/');
   if (first === 'login') { if (state.me) location.hash = state.returnTo; else showLogin(); return; }
   if (first === 'profile') { if (state.me) showProfile(); else location.hash = '#/login'; return; }
+  if (first === 'admin') {
+    if (state.me?.is_staff) showAdmin();
+    else location.replace(state.me ? `#/${state.currentRoom}` : '#/login');
+    return;
+  }
   if (!ROOMS.includes(first)) { location.replace(`#/${state.currentRoom}`); return; }
   state.currentRoom = first;
   state.returnTo = location.hash;
@@ -30,6 +36,7 @@ async function start() {
   setupNewChat();
   setupComposer();
   setupAccounts();
+  setupAdmin();
   $('#prev-page').addEventListener('click', () => turnPage(-1));
   $('#next-page').addEventListener('click', () => turnPage(1));
   window.addEventListener('hashchange', route);

@@ -1,5 +1,5 @@
 // The view of one open chat: its head, the message list, editing and
-// deleting one's own messages, and the composer. socket.js feeds it frames;
+// deleting one's own messages (staff: anyone's), and the composer. socket.js feeds it frames;
 // this module does not import socket.js, so imports run one way only.
 
 import { state } from './state.js';
@@ -91,9 +91,11 @@ function send(c, frame) {
 
 function messageItem(c, m) {
   const own = state.me && m.user === state.me.id;
+  // Staff may change anyone's message; the server checks either way.
+  const mayChange = own || state.me?.is_staff;
   const classes = ['msg', own && 'own', m.is_deleted && 'deleted'].filter(Boolean).join(' ');
   const li = h('li', { class: classes, 'data-id': m.id });
-  const actions = own && !m.is_deleted ? h('span', { class: 'msg-actions' },
+  const actions = mayChange && !m.is_deleted ? h('span', { class: 'msg-actions' },
     h('button', { type: 'button', class: 'link edit', onclick: () => editMessage(c, li, m) }, 'Edit'),
     confirmButton('Delete', () => send(c, { type: 'delete', id: m.id }))) : null;
   li.append(avatar(m.user_name, m.user_avatar),

@@ -42,6 +42,7 @@ export function renderAccount() {
   $('#login-link').hidden = !!state.me;
   $('#me').hidden = !state.me;
   $('#logout').hidden = !state.me;
+  $('#admin-link').hidden = !state.me?.is_staff;
   if (state.me) {
     $('#me-name').textContent = state.me.username;
     $('#me-avatar').replaceChildren(avatar(state.me.username, state.me.avatar, 'small'));
@@ -108,7 +109,7 @@ export function confirmButton(label, action) {
 
 export function show(view) {
   $('#loading').hidden = true;
-  for (const name of ['room', 'chat', 'login', 'profile']) $(`#view-${name}`).hidden = name !== view;
+  for (const name of ['room', 'chat', 'login', 'profile', 'admin']) $(`#view-${name}`).hidden = name !== view;
   document.body.dataset.view = view;
 }
 

@@ -22,7 +22,7 @@ export const state = {
   get refreshToken() { return localStorage.getItem(REFRESH); },
   set refreshToken(token) { store(REFRESH, token); },
 
-  /** {id, username, email, avatar} when logged in, else null. */
+  /** {id, username, email, avatar, is_staff} when logged in, else null. */
   me: null,
   // The refresh in flight, so that concurrent 401s share one request.
   refreshing: null,

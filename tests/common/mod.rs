@@ -94,6 +94,18 @@ impl TestApp {
         self.dir.path().to_path_buf()
     }
 
+    /// Registers `username`, makes them staff as `chatd user set-staff`
+    /// does (while the server runs), logs in; returns the access token.
+    pub async fn staff_user(&self, username: &str) -> String {
+        self.register(username).await;
+        let (dir, name) = (self.data_dir(), username.to_string());
+        tokio::task::spawn_blocking(move || chatd::ops::moderation::set_staff(&dir, &name, true))
+            .await
+            .unwrap()
+            .expect("set-staff");
+        self.login(username).await.0
+    }
+
     /// Stops the server and starts a new one on the same data directory.
     pub async fn restart(mut self) -> TestApp {
         let server = self.server.take().unwrap();
@@ -107,6 +119,23 @@ impl TestApp {
 /// forging expired or altered tokens).
 pub fn test_tokens() -> Tokens {
     Tokens::new(SECRET, Duration::from_secs(60), Duration::from_secs(60))
+}
+
+/// Runs the `chatd` binary with `args` on `data_dir` (an operator
+/// command), without a password in the environment.
+pub fn chatd(args: &[&str], data_dir: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_chatd"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("CHATD_USER_PASSWORD")
+        .output()
+        .unwrap()
+}
+
+/// A command's standard output as text.
+pub fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).to_string()
 }
 
 /// The path of a fixture under `tests/fixtures/`.

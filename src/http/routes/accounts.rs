@@ -1,5 +1,5 @@
-//! Accounts: register, obtain and refresh JWTs, the signed-in user and their
-//! avatar.
+//! Accounts: register (open, closed or by invite), obtain and refresh JWTs,
+//! the signed-in user and their avatar, and the client's `/api/config/`.
 
 use serde_json::json;
 use warp::http::{Method, StatusCode};
@@ -7,14 +7,17 @@ use warp::reply::Response;
 use warp::Filter;
 
 use super::{other_method, respond, Req, ReqFilter};
-use crate::auth::TokenType;
+use crate::auth::{AuthError, TokenType};
+use crate::config::Registration;
 use crate::domain::accounts;
-use crate::domain::error::FieldErrors;
+use crate::domain::error::{messages, FieldErrors};
 use crate::domain::form::{Form, Value};
+use crate::domain::moderation;
 use crate::domain::rules::{self, ImageInput, TextRule};
 use crate::domain::views::{avatar_url, UserView};
 use crate::http::error::ApiError;
 use crate::http::reply;
+use crate::storage::admin::Refusal;
 
 /// `201` body of a registration, fields in the documented order.
 #[derive(serde::Serialize)]
@@ -46,8 +49,11 @@ pub fn routes(
         .and(req.clone())
         .then(|req: Req| async move { respond(user(req).await) });
     let avatar = warp::path!("api" / "profile" / "avatar")
-        .and(req)
+        .and(req.clone())
         .then(|req: Req| async move { respond(avatar(req).await) });
+    let config = warp::path!("api" / "config")
+        .and(req)
+        .then(|req: Req| async move { respond(config(req).await) });
     register
         .or(token)
         .unify()
@@ -57,27 +63,60 @@ pub fn routes(
         .unify()
         .or(avatar)
         .unify()
+        .or(config)
+        .unify()
 }
 
-/// `POST /api/register/` → 201 `{"username", "email"}`.
+/// `GET /api/config/`: what a client needs to know before signing in
+/// (whether the registration form asks for an invite).
+async fn config(req: Req) -> Result<Response, ApiError> {
+    if !matches!(req.method, Method::GET | Method::HEAD) {
+        return other_method(&req.method, "GET, HEAD, OPTIONS");
+    }
+    Ok(reply::ok(
+        &json!({ "registration": req.app.config.registration }),
+    ))
+}
+
+/// `POST /api/register/` → 201 `{"username", "email"}`; refused when
+/// registration is closed, and needs an `invite` in invite mode.
 async fn register(mut req: Req) -> Result<Response, ApiError> {
     if req.method != Method::POST {
         return other_method(&req.method, "POST, OPTIONS");
     }
+    let mode = req.app.config.registration;
+    if mode == Registration::Closed {
+        return Err(ApiError::forbidden(messages::REGISTRATION_CLOSED));
+    }
     req.throttle(&req.app.register_limiter)?;
     let form = req.form().await?;
-    let registration = match accounts::registration(&form) {
-        Ok(registration) => registration,
-        Err(errors) => return Err(with_taken_names(&req, &form, errors).await?.into()),
+    let registration = accounts::registration(&form);
+    let invite = match mode {
+        Registration::Invite => accounts::invite(&form),
+        _ => Ok(None),
+    };
+    let (registration, invite) = match (registration, invite) {
+        (Ok(registration), Ok(invite)) => (registration, invite),
+        (registration, invite) => {
+            let mut errors = registration.err().unwrap_or_default();
+            for message in invite.err().unwrap_or_default() {
+                errors.add("invite", message);
+            }
+            return Err(with_taken_names(&req, &form, errors).await?.into());
+        }
     };
     let password = registration.password.clone();
     let hash = req.app.hasher.hash(password).await?;
+    let invite_hash = invite.as_deref().map(moderation::invite_hash);
     let user = req
         .app
         .db
-        .insert_user(registration.username, registration.email, hash)
+        .register_user(registration.username, registration.email, hash, invite_hash)
         .await?
-        .map_err(accounts::taken_errors)?;
+        .map_err(|refusal| match refusal {
+            Refusal::Taken(taken) => accounts::taken_errors(taken),
+            Refusal::Invite => FieldErrors::single("invite", messages::INVALID_INVITE),
+        })?;
     Ok(reply::json(
         StatusCode::CREATED,
         &Registered {
@@ -132,8 +171,9 @@ async fn token(mut req: Req) -> Result<Response, ApiError> {
     // take the same time.
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     let matches = req.app.hasher.verify(password, hash).await?;
+    // A suspended user is told nothing more than a wrong password would.
     let user = user
-        .filter(|_| matches)
+        .filter(|user| matches && user.is_active)
         .ok_or_else(ApiError::bad_credentials)?;
     let tokens = &req.app.tokens;
     Ok(reply::ok(&TokenPair {
@@ -156,15 +196,19 @@ async fn refresh(mut req: Req) -> Result<Response, ApiError> {
     let claims = refresh
         .and_then(|token| req.app.tokens.decode(&token, TokenType::Refresh))
         .ok_or_else(ApiError::invalid_refresh)?;
-    let user_id = claims.user_id;
-    // The user must still exist and not have changed password since.
+    // The user must still exist, be active, and not have changed password
+    // since.
     let user = req
         .app
         .db
-        .user(user_id)
+        .user(claims.user_id)
         .await?
-        .filter(|user| user.token_version == claims.ver)
         .ok_or_else(ApiError::invalid_refresh)?;
+    let user = match crate::auth::check_claims(user, &claims) {
+        Ok(user) => user,
+        Err(AuthError::UserInactive) => return Err(ApiError::user_inactive()),
+        Err(_) => return Err(ApiError::invalid_refresh()),
+    };
     let access = req
         .app
         .tokens

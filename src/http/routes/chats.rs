@@ -8,7 +8,7 @@ use warp::Filter;
 use super::{other_method, paged, respond, Req, ReqFilter};
 use crate::domain::error::FieldErrors;
 use crate::domain::pagination::PAGE_SIZE;
-use crate::domain::rules::{self, ImageInput};
+use crate::domain::rules::{self, Access, Actor, ImageInput};
 use crate::domain::views::ChatView;
 use crate::http::error::ApiError;
 use crate::http::reply;
@@ -113,22 +113,41 @@ async fn get(room: Room, id: i64, req: Req) -> Result<Response, ApiError> {
     Ok(reply::ok(&ChatView::new(chat, &req.base_url())))
 }
 
+/// A chat about to change, and who changes it on what grounds.
+pub(super) struct ToChange {
+    pub chat: chats::Chat,
+    pub user: User,
+    pub access: Access,
+}
+
+impl ToChange {
+    /// Records the change in the audit log when staff made it to someone
+    /// else's chat.
+    async fn audit(&self, req: &Req, action: &'static str) -> Result<(), ApiError> {
+        if self.access != Access::Staff {
+            return Ok(());
+        }
+        let chat = &self.chat;
+        let target = format!("chat {}/{}", chat.room, chat.id);
+        let detail = format!("\"{}\" by {}", chat.title, chat.creator);
+        let actor = self.user.username.clone();
+        Ok(req.app.db.record(actor, action, target, detail).await?)
+    }
+}
+
 /// Loads a chat for a change: 401 without credentials, then the room, 404,
-/// and 403 for anyone but its creator.
-pub(super) async fn chat_to_change(
-    room: &str,
-    id: i64,
-    req: &Req,
-) -> Result<chats::Chat, ApiError> {
+/// and 403 for anyone but its creator and staff.
+pub(super) async fn chat_to_change(room: &str, id: i64, req: &Req) -> Result<ToChange, ApiError> {
     let user = req.require_user().await?;
     let room = path_room(room)?;
     let chat = req.chat(room, id).await?;
-    rules::check_chat_owner(user.id, chat.creator_id)?;
-    Ok(chat)
+    let access = rules::check_chat_change(Actor::of(&user), chat.creator_id)?;
+    Ok(ToChange { chat, user, access })
 }
 
 async fn patch(room: String, id: i64, mut req: Req) -> Result<Response, ApiError> {
-    let chat = chat_to_change(&room, id, &req).await?;
+    let change = chat_to_change(&room, id, &req).await?;
+    let chat = &change.chat;
     let form = req.form().await?;
     let patch = rules::chat_patch(&form)?;
     let image = patch.img.map(|img| match img {
@@ -147,6 +166,7 @@ async fn patch(room: String, id: i64, mut req: Req) -> Result<Response, ApiError
         )
         .await?
         .ok_or_else(ApiError::not_found)?;
+    change.audit(&req, "chat.update").await?;
     req.app
         .live
         .publish(updated.id, crate::live::Event::ChatUpdated(updated.clone()));
@@ -154,7 +174,8 @@ async fn patch(room: String, id: i64, mut req: Req) -> Result<Response, ApiError
 }
 
 async fn delete(room: String, id: i64, req: Req) -> Result<Response, ApiError> {
-    let chat = chat_to_change(&room, id, &req).await?;
+    let change = chat_to_change(&room, id, &req).await?;
+    let chat = &change.chat;
     if !req
         .app
         .db
@@ -164,5 +185,6 @@ async fn delete(room: String, id: i64, req: Req) -> Result<Response, ApiError> {
         return Err(ApiError::not_found());
     }
     req.app.live.publish(id, crate::live::Event::ChatDeleted);
+    change.audit(&req, "chat.delete").await?;
     Ok(reply::no_content())
 }

@@ -1,5 +1,5 @@
 //! A chat's messages over REST: history (`?page=` / `?after=`), and one
-//! message's GET, PATCH (author only) and DELETE (author only, soft).
+//! message's GET, PATCH and DELETE (soft) by its author or staff.
 //! Changes go through the message writer, which broadcasts them to the
 //! chat's sockets exactly as if they had been made over a socket.
 
@@ -73,7 +73,7 @@ async fn message(room: String, chat_id: i64, id: i64, mut req: Req) -> Result<Re
     let room = path_room(&room)?;
     req.chat(room, chat_id).await?;
     let message = find(&req, chat_id, id, false).await?;
-    rules::check_message_author(user.id, message.user_id)?;
+    rules::check_message_change(rules::Actor::of(&user), message.user_id)?;
     let changed = if editing {
         let form = req.form().await?;
         let text = rules::message_text(form.get("text"), req.app.config.ws.max_text_chars)?;

@@ -8,6 +8,7 @@
 //! rendered by [`respond`].
 
 pub mod accounts;
+pub mod admin;
 pub mod chats;
 pub mod health;
 pub mod media;
@@ -41,6 +42,8 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .or(metrics::routes(req.clone()))
         .unify()
         .or(accounts::routes(req.clone()))
+        .unify()
+        .or(admin::routes(req.clone()))
         .unify()
         .or(chats::routes(req.clone()))
         .unify()

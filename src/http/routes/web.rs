@@ -78,6 +78,7 @@ fn assets() -> &'static Assets {
             ("chat.js", include_str!("../../web/chat.js"), JS),
             ("socket.js", include_str!("../../web/socket.js"), JS),
             ("account.js", include_str!("../../web/account.js"), JS),
+            ("admin.js", include_str!("../../web/admin.js"), JS),
             (
                 "style.css",
                 include_str!("../../web/style.css"),

@@ -1,0 +1,290 @@
+//! Moderation rules: who may be suspended, what an invite request may ask
+//! for, and invite codes (random, shown once, stored only as a hash).
+//! Who may change a chat or message is in [`super::rules`].
+
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+use super::error::{messages, Error, FieldErrors};
+use super::form::{Form, Value};
+use super::rules::{text_field, TextRule};
+use crate::storage::users::User;
+
+/// Longest suspension reason, in characters.
+pub const REASON_MAX: usize = 400;
+/// Uses one invite may have at most.
+pub const INVITE_USES_MAX: u32 = 10_000;
+/// Longest an invite may stay valid.
+pub const INVITE_EXPIRES_MAX: Duration = Duration::from_secs(365 * 86_400);
+/// An invite's lifetime when none is given.
+pub const INVITE_EXPIRES_DEFAULT: Duration = Duration::from_secs(7 * 86_400);
+
+/// Whether `target` may be suspended (`suspend`) or let back in by
+/// `actor_id` (`None`: the command line), when `active_staff` users are
+/// staff and active. Nobody suspends themselves, and the last active staff
+/// user stays, so the instance is never left without a moderator.
+pub fn check_suspension(
+    actor_id: Option<i64>,
+    target: &User,
+    suspend: bool,
+    active_staff: u64,
+) -> Result<(), Error> {
+    if suspend && actor_id == Some(target.id) {
+        return Err(Error::Refused(messages::CANNOT_SUSPEND_SELF));
+    }
+    if suspend {
+        check_keeps_staff(target, active_staff)?;
+    }
+    Ok(())
+}
+
+/// Whether `target` may gain (`staff`) or lose staff status.
+pub fn check_staff_change(target: &User, staff: bool, active_staff: u64) -> Result<(), Error> {
+    if !staff {
+        check_keeps_staff(target, active_staff)?;
+    }
+    Ok(())
+}
+
+/// Refuses to take away the last active staff user.
+fn check_keeps_staff(target: &User, active_staff: u64) -> Result<(), Error> {
+    if target.is_staff && target.is_active && active_staff <= 1 {
+        return Err(Error::Refused(messages::LAST_ACTIVE_STAFF));
+    }
+    Ok(())
+}
+
+/// The optional `reason` of a suspension: trimmed, at most [`REASON_MAX`]
+/// characters; blank means none.
+pub fn reason(form: &Form) -> Result<Option<String>, FieldErrors> {
+    let rule = TextRule {
+        required: false,
+        allow_null: true,
+        allow_blank: true,
+        max_chars: Some(REASON_MAX),
+        trim: true,
+    };
+    let mut errors = FieldErrors::new();
+    let reason = text_field(form, "reason", rule, &mut errors).flatten();
+    if errors.is_empty() {
+        Ok(reason)
+    } else {
+        Err(errors)
+    }
+}
+
+/// A validated request for an invite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InviteRequest {
+    pub uses: u32,
+    pub expires: Duration,
+}
+
+/// Validates `{"uses": N, "expires": "7d"}` (defaults 1 and 7 days).
+pub fn invite_request(form: &Form) -> Result<InviteRequest, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let uses = match form.get("uses") {
+        None => Some(1),
+        Some(value) => match integer(value) {
+            None => {
+                errors.add("uses", messages::NOT_AN_INTEGER);
+                None
+            }
+            Some(n) if n < 1 => {
+                errors.add("uses", "Ensure this value is greater than or equal to 1.");
+                None
+            }
+            Some(n) if n > i64::from(INVITE_USES_MAX) => {
+                errors.add(
+                    "uses",
+                    format!("Ensure this value is less than or equal to {INVITE_USES_MAX}."),
+                );
+                None
+            }
+            Some(n) => u32::try_from(n).ok(),
+        },
+    };
+    let expires = match form.get("expires") {
+        None => Some(INVITE_EXPIRES_DEFAULT),
+        Some(Value::Text(text)) => match parse_duration(text) {
+            Ok(expires) if expires <= INVITE_EXPIRES_MAX => Some(expires),
+            Ok(_) => {
+                errors.add("expires", "Ensure this duration is at most 365d.");
+                None
+            }
+            Err(_) => {
+                errors.add(
+                    "expires",
+                    "Enter a duration like 3600, 90s, 15m, 24h or 7d.",
+                );
+                None
+            }
+        },
+        Some(_) => {
+            errors.add("expires", messages::NOT_A_STRING);
+            None
+        }
+    };
+    match (uses, expires) {
+        (Some(uses), Some(expires)) if errors.is_empty() => Ok(InviteRequest { uses, expires }),
+        _ => Err(errors),
+    }
+}
+
+/// An integer as JSON or as a form's text.
+fn integer(value: &Value) -> Option<i64> {
+    match value {
+        Value::Json(serde_json::Value::Number(n)) => n.as_i64(),
+        Value::Text(text) => text.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Parses `3600`, `90s`, `15m`, `24h` or `1d` (at least one second).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 3600, 90s, 15m, 24h or 1d"))?;
+    let secs = match unit {
+        "" | "s" => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3600),
+        "d" => n.checked_mul(86_400),
+        _ => return Err(format!("unknown unit `{unit}`: use s, m, h or d")),
+    }
+    .ok_or_else(|| format!("`{text}` is too long a duration"))?;
+    if secs == 0 {
+        return Err("a duration must be at least one second".into());
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+/// A new invite code: 144 random bits, URL-safe (24 characters).
+pub fn new_invite_code() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 18];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// What is stored of a code: its SHA-256, in hex. Surrounding whitespace
+/// (a pasted code) does not count.
+pub fn invite_hash(code: &str) -> String {
+    Sha256::digest(code.trim().as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: i64, is_staff: bool, is_active: bool) -> User {
+        User {
+            id,
+            username: format!("u{id}"),
+            email: format!("u{id}@example.com"),
+            password_hash: String::new(),
+            avatar: None,
+            token_version: 0,
+            is_staff,
+            is_active,
+            suspension_reason: None,
+        }
+    }
+
+    #[test]
+    fn nobody_suspends_themselves_or_the_last_active_staff_user() {
+        let staff = user(1, true, true);
+        assert!(matches!(
+            check_suspension(Some(1), &staff, true, 2),
+            Err(Error::Refused(messages::CANNOT_SUSPEND_SELF))
+        ));
+        assert!(matches!(
+            check_suspension(None, &staff, true, 1),
+            Err(Error::Refused(messages::LAST_ACTIVE_STAFF))
+        ));
+        assert!(check_suspension(Some(2), &staff, true, 2).is_ok());
+        assert!(check_suspension(Some(2), &user(3, false, true), true, 1).is_ok());
+        // Letting someone back in is always fine.
+        assert!(check_suspension(Some(1), &staff, false, 1).is_ok());
+        assert!(check_staff_change(&staff, false, 1).is_err());
+        assert!(check_staff_change(&staff, false, 2).is_ok());
+        assert!(check_staff_change(&user(3, false, true), true, 0).is_ok());
+        // A suspended staff user is no moderator to keep.
+        assert!(check_staff_change(&user(4, true, false), false, 1).is_ok());
+    }
+
+    #[test]
+    fn invite_requests_have_defaults_and_bounds() {
+        let form = |pairs: &[(&str, serde_json::Value)]| {
+            let mut form = Form::default();
+            for (name, value) in pairs {
+                // As the body parser hands them over: JSON strings as text.
+                let value = match value {
+                    serde_json::Value::String(text) => Value::Text(text.clone()),
+                    other => Value::Json(other.clone()),
+                };
+                form.insert(*name, value);
+            }
+            form
+        };
+        assert_eq!(
+            invite_request(&Form::default()).unwrap(),
+            InviteRequest {
+                uses: 1,
+                expires: INVITE_EXPIRES_DEFAULT
+            }
+        );
+        let mut text = Form::default();
+        text.insert("uses", Value::Text("3".into()));
+        text.insert("expires", Value::Text("2h".into()));
+        assert_eq!(
+            invite_request(&text).unwrap(),
+            InviteRequest {
+                uses: 3,
+                expires: Duration::from_secs(7200)
+            }
+        );
+        let errors = invite_request(&form(&[
+            ("uses", serde_json::json!(0)),
+            ("expires", serde_json::json!("soon")),
+        ]))
+        .unwrap_err();
+        assert_eq!(
+            serde_json::to_value(&errors).unwrap(),
+            serde_json::json!({
+                "uses": ["Ensure this value is greater than or equal to 1."],
+                "expires": ["Enter a duration like 3600, 90s, 15m, 24h or 7d."]
+            })
+        );
+        assert!(invite_request(&form(&[("expires", serde_json::json!("366d"))])).is_err());
+        assert!(invite_request(&form(&[("uses", serde_json::json!("x"))])).is_err());
+    }
+
+    #[test]
+    fn codes_are_long_random_and_hashed() {
+        let (a, b) = (new_invite_code().unwrap(), new_invite_code().unwrap());
+        assert_eq!(a.len(), 24);
+        assert_ne!(a, b);
+        assert_eq!(invite_hash(&a), invite_hash(&format!(" {a}\n")));
+        assert_ne!(invite_hash(&a), invite_hash(&b));
+        assert_eq!(invite_hash(&a).len(), 64);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("1w").is_err());
+        assert!(parse_duration("99999999999999999d").is_err());
+    }
+}
