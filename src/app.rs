@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::auth::{self, Tokens};
 use crate::config::Config;
 use crate::domain::throttle::{Limiter, PerAddress};
+use crate::http::cache::Pages;
 use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::storage::media::Media;
@@ -26,6 +27,8 @@ pub struct App {
     pub live: Arc<Live>,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// Rendered list and history pages.
+    pub pages: Pages,
     /// Per-address throttles of register and of login/refresh.
     pub register_limiter: Limiter,
     pub login_limiter: Limiter,
@@ -57,6 +60,7 @@ impl App {
             metrics.clone(),
         )?;
         Ok(Arc::new(App {
+            pages: Pages::new(db.versions().clone()),
             config,
             db,
             media,

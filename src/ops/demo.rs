@@ -219,6 +219,8 @@ pub fn seed(app: &App) -> anyhow::Result<Seeded> {
         seeded.messages += write_conversation(&tx, chat.id, demo.lines, &user_ids, n)?;
     }
     tx.commit()?;
+    // Written on a connection of its own: cached pages must read again.
+    app.db.versions().changed_all();
     Ok(seeded)
 }
 
@@ -267,6 +269,7 @@ pub fn reset(app: &App) -> anyhow::Result<Seeded> {
     )?;
     tx.execute("UPDATE users SET avatar = NULL", [])?;
     tx.commit()?;
+    app.db.versions().changed_all();
     for file in files {
         app.media.remove(&file);
     }

@@ -13,6 +13,7 @@ pub mod media;
 pub mod messages;
 pub mod store;
 pub mod users;
+pub mod versions;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -45,6 +46,7 @@ struct Lanes {
     /// One thread: SQLite lets one connection write at a time, so more
     /// would only wait on each other's locks (and hold up reads meanwhile).
     writes: lanes::Lane,
+    versions: Arc<versions::Versions>,
 }
 
 /// How many reader threads: one per core, at least 2 (a read that waits
@@ -69,9 +71,12 @@ impl Db {
         migrate(&mut conn)?;
         drop(conn);
 
+        let versions = Arc::new(versions::Versions::default());
+        versions::watch(path, Arc::downgrade(&versions))?;
         let lanes = Lanes {
             reads: lanes::Lane::start(path, "chatd-read", reader_threads())?,
             writes: lanes::Lane::start(path, "chatd-write", 1)?,
+            versions,
         };
         Ok(Db {
             lanes: Arc::new(lanes),
@@ -85,6 +90,12 @@ impl Db {
         T: Send + 'static,
     {
         self.lanes.reads.run(f).await
+    }
+
+    /// What cached pages check their freshness against; every write of
+    /// this database bumps it (see [`versions`]).
+    pub fn versions(&self) -> &Arc<versions::Versions> {
+        &self.lanes.versions
     }
 
     /// Runs `f` (a write) on the writing thread's connection.

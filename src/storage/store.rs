@@ -10,6 +10,7 @@ use super::chats::{self, Chat, ChatChange, NewChat};
 use super::media::{ImageKind, Media};
 use super::messages::{self, Message};
 use super::users::{self, Deleted, InsertError, Taken, User};
+use super::versions::Scope;
 use super::{is_unique_violation, Db, StorageError};
 use crate::domain::rooms::Room;
 
@@ -81,7 +82,10 @@ impl Db {
         media: Media,
         id: i64,
     ) -> Result<Option<Deleted>, StorageError> {
-        let deleted = self.write(move |conn| Ok(users::delete(conn, id)?)).await?;
+        let deleted = self.write(move |conn| Ok(users::delete(conn, id)?)).await;
+        // Their chats and messages are gone from every page.
+        self.versions().changed_all();
+        let deleted = deleted?;
         if let Some(deleted) = &deleted {
             for file in &deleted.files {
                 media.remove(file);
@@ -103,7 +107,10 @@ impl Db {
                 Ok((path.map(str::to_string), old))
             })
         });
-        set.await
+        let set = set.await;
+        // Avatars show on every message of the user.
+        self.versions().changed_all();
+        set
     }
 
     pub async fn chat(&self, room: Room, id: i64) -> Result<Option<Chat>, StorageError> {
@@ -136,6 +143,7 @@ impl Db {
         new: NewChat,
         image: Option<NewImage>,
     ) -> Result<Option<Chat>, StorageError> {
+        let room = new.room;
         let created = self.write(move |conn| {
             let created = media.store_with_row("chat_img", image, |img| {
                 let new = NewChat {
@@ -150,7 +158,9 @@ impl Db {
             });
             Fail::settle(created)
         });
-        created.await
+        let created = created.await;
+        self.changed(&[Scope::Room(room)]);
+        created
     }
 
     /// Changes a chat's description and/or image (`image`: `Some(None)`
@@ -181,7 +191,9 @@ impl Db {
             });
             Fail::settle(updated)
         });
-        updated.await
+        let updated = updated.await;
+        self.changed(&[Scope::Room(room), Scope::Chat(id)]);
+        updated
     }
 
     /// Deletes a chat with its messages and image; false when it was gone.
@@ -193,8 +205,9 @@ impl Db {
     ) -> Result<bool, StorageError> {
         let img = self
             .write(move |conn| Ok(chats::delete(conn, room, id)?))
-            .await?;
-        match img {
+            .await;
+        self.changed(&[Scope::Room(room), Scope::Chat(id)]);
+        match img? {
             Some(img) => {
                 if let Some(img) = img {
                     media.remove(&img);
@@ -258,6 +271,14 @@ impl Db {
             }))
         })
         .await
+    }
+
+    /// After a write (whether or not it went through): pages of `scopes`
+    /// are read again.
+    fn changed(&self, scopes: &[Scope]) {
+        for scope in scopes {
+            self.versions().changed(*scope);
+        }
     }
 
     /// Counts (`None`: the list's owner is gone), lets `page` turn the

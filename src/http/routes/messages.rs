@@ -8,7 +8,7 @@ use warp::reply::Response;
 use warp::Filter;
 
 use super::chats::path_room;
-use super::{other_method, paged, respond, Req, ReqFilter};
+use super::{cached, other_method, paged, respond, Req, ReqFilter};
 use crate::domain::error::messages as say;
 use crate::domain::error::Error;
 use crate::domain::pagination;
@@ -18,6 +18,7 @@ use crate::domain::views::MessageView;
 use crate::http::error::ApiError;
 use crate::http::reply;
 use crate::storage::messages::Message;
+use crate::storage::versions::Scope;
 
 pub fn routes(
     req: ReqFilter,
@@ -52,15 +53,17 @@ async fn history(room: String, chat_id: i64, req: Req) -> Result<Response, ApiEr
         },
         None => 0,
     };
-    paged(
-        &req,
-        |db, page| async move {
-            db.messages(room, chat_id, after, page, PAGE_SIZE)
-                .await?
-                .ok_or(Error::NotFound)
-        },
-        MessageView::new,
-    )
+    cached(&req, Scope::Chat(chat_id), || {
+        paged(
+            &req,
+            |db, page| async move {
+                db.messages(room, chat_id, after, page, PAGE_SIZE)
+                    .await?
+                    .ok_or(Error::NotFound)
+            },
+            MessageView::new,
+        )
+    })
     .await
 }
 
