@@ -27,6 +27,15 @@ pub fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response {
     response
 }
 
+/// 200 with a body of JSON bytes made before.
+pub fn ok_bytes(body: bytes::Bytes) -> Response {
+    let mut response = Response::new(body.into());
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
 /// 200 with a JSON body.
 pub fn ok<T: Serialize + ?Sized>(value: &T) -> Response {
     json(StatusCode::OK, value)

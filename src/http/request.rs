@@ -15,6 +15,7 @@ use warp::Filter;
 use crate::app::App;
 use crate::auth::{self, Credentials};
 use crate::http::body::{self, BodyStream, Form, Limits};
+use crate::http::cache::Pages;
 use crate::http::error::ApiError;
 use crate::rooms::Room;
 use crate::storage::chats::Chat;
@@ -23,6 +24,8 @@ use crate::storage::users::User;
 /// Everything a handler needs from a request.
 pub struct Req {
     pub app: Arc<App>,
+    /// The edge's cache of rendered list and history pages.
+    pub pages: Arc<Pages>,
     pub method: Method,
     /// The path as requested (percent-encoded).
     pub path: String,
@@ -155,9 +158,12 @@ impl Req {
 }
 
 /// The filter that builds a [`Req`] for any request.
-pub fn filter(app: Arc<App>) -> impl Filter<Extract = (Req,), Error = warp::Rejection> + Clone {
+pub fn filter(
+    app: Arc<App>,
+    pages: Arc<Pages>,
+) -> impl Filter<Extract = (Req,), Error = warp::Rejection> + Clone {
     warp::any()
-        .map(move || app.clone())
+        .map(move || (app.clone(), pages.clone()))
         .and(warp::method())
         .and(warp::path::full())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
@@ -166,7 +172,7 @@ pub fn filter(app: Arc<App>) -> impl Filter<Extract = (Req,), Error = warp::Reje
         .and(warp::ext::optional::<crate::http::server::UpgradeSlot>())
         .and(warp::body::stream())
         .map(
-            |app,
+            |(app, pages),
              method,
              path: warp::path::FullPath,
              query,
@@ -177,6 +183,7 @@ pub fn filter(app: Arc<App>) -> impl Filter<Extract = (Req,), Error = warp::Reje
                 let stream = TryStreamExt::map_ok(stream, into_bytes);
                 Req {
                     app,
+                    pages,
                     method,
                     path: path.as_str().to_string(),
                     query,

@@ -32,6 +32,7 @@ use warp::http::Request;
 
 use crate::app::App;
 use crate::config::Config;
+use crate::http::cache::Pages;
 use crate::http::routes;
 
 /// The largest request head (request line and headers) we read.
@@ -64,6 +65,8 @@ impl UpgradeSlot {
 pub struct Server {
     listener: TcpListener,
     app: Arc<App>,
+    /// The edge's cache of rendered pages (see `http::cache`).
+    pages: Arc<Pages>,
 }
 
 impl Server {
@@ -75,7 +78,12 @@ impl Server {
         // With port 0 the system picked one; links must use the real one.
         config.addr = listener.local_addr()?;
         let app = tokio::task::spawn_blocking(move || App::open(config)).await??;
-        Ok(Server { listener, app })
+        let pages = Arc::new(Pages::new(app.db.versions().clone()));
+        Ok(Server {
+            listener,
+            app,
+            pages,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -88,11 +96,15 @@ impl Server {
 
     /// Serves until `shutdown` completes, then drains open connections.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-        let Server { listener, app } = self;
+        let Server {
+            listener,
+            app,
+            pages,
+        } = self;
         let max_connections = app.config.max_connections;
         let slots = Arc::new(Semaphore::new(max_connections));
         let (stop_tx, stop_rx) = watch::channel(false);
-        let service = warp::service(routes::routes(app.clone()));
+        let service = warp::service(routes::routes(app.clone(), pages));
         let mut http = http1::Builder::new();
         http.timer(TokioTimer::new())
             .header_read_timeout(app.config.header_read_timeout)
@@ -179,6 +191,7 @@ impl Server {
     pub fn spawn(self) -> RunningServer {
         let addr = self.local_addr();
         let app = self.app.clone();
+        let pages = self.pages.clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(self.run(async move {
             let _ = rx.await;
@@ -186,6 +199,7 @@ impl Server {
         RunningServer {
             addr,
             app,
+            pages,
             stop: Some(tx),
             task,
         }
@@ -265,6 +279,7 @@ fn security_headers(response: &mut warp::reply::Response) {
 pub struct RunningServer {
     addr: SocketAddr,
     app: Arc<App>,
+    pages: Arc<Pages>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -281,6 +296,11 @@ impl RunningServer {
 
     pub fn app(&self) -> &Arc<App> {
         &self.app
+    }
+
+    /// The cache of rendered pages (tests check its bound).
+    pub fn pages(&self) -> &Arc<Pages> {
+        &self.pages
     }
 
     /// Stops accepting, drains connections and waits for the server to end.

@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use crate::config::WsLimits;
 use crate::metrics::Metrics;
+use crate::storage::versions::{Scope, Versions};
 use crate::storage::Db;
 
 pub mod connection;
@@ -59,7 +60,10 @@ impl Live {
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<Live> {
         let hub = Hub::new(limits.max_sockets);
-        let fanout: Arc<dyn Fanout> = hub.clone();
+        let fanout: Arc<dyn Fanout> = Arc::new(Expiring {
+            versions: db.versions().clone(),
+            next: hub.clone(),
+        });
         let writer = Writer::start(db_path, fanout.clone(), metrics)?;
         revocation::watch(&hub, db_path)?;
         Ok(Live {
@@ -83,5 +87,21 @@ impl Live {
     /// handlers and the command line; messages go through the writer).
     pub fn publish(&self, chat_id: i64, event: Event) {
         self.fanout.publish(chat_id, event);
+    }
+}
+
+/// Every event is published after its commit: first the chat's cached
+/// pages expire, then the sockets hear of it, so whoever sees the event
+/// (or the writer's answer, which comes after) reads the change in the
+/// very next GET of its history.
+struct Expiring {
+    versions: Arc<Versions>,
+    next: Arc<dyn Fanout>,
+}
+
+impl Fanout for Expiring {
+    fn publish(&self, chat_id: i64, event: Event) {
+        self.versions.changed(Scope::Chat(chat_id));
+        self.next.publish(chat_id, event);
     }
 }

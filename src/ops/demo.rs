@@ -211,6 +211,8 @@ pub fn seed(app: &App) -> anyhow::Result<Seeded> {
         seeded.messages += write_conversation(&tx, chat.id, demo.lines, &user_ids, n)?;
     }
     tx.commit()?;
+    // Written on a connection of its own: cached pages must read again.
+    app.db.versions().changed_all();
     Ok(seeded)
 }
 
@@ -287,6 +289,7 @@ pub fn reset(app: &App) -> anyhow::Result<Seeded> {
         [],
     )?;
     tx.commit()?;
+    app.db.versions().changed_all();
     for file in files {
         app.media.remove(&file);
     }

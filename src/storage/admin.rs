@@ -202,7 +202,7 @@ impl Db {
         page: impl FnOnce(u64) -> Result<u64, E> + Send + 'static,
         limit: u64,
     ) -> Result<Counted<(User, String)>, E> {
-        self.run_counted(users::count, page, move |conn, offset| {
+        self.run_listed(users::count, page, move |conn, offset| {
             users::page(conn, offset, limit)
         })
         .await
@@ -214,7 +214,7 @@ impl Db {
         page: impl FnOnce(u64) -> Result<u64, E> + Send + 'static,
         limit: u64,
     ) -> Result<Counted<Entry>, E> {
-        self.run_counted(audit::count, page, move |conn, offset| {
+        self.run_listed(audit::count, page, move |conn, offset| {
             audit::page(conn, offset, limit)
         })
         .await

@@ -59,12 +59,6 @@ impl From<std::io::Error> for StorageError {
     }
 }
 
-impl From<r2d2::Error> for StorageError {
-    fn from(error: r2d2::Error) -> StorageError {
-        StorageError::Other(error.into())
-    }
-}
-
 impl From<anyhow::Error> for StorageError {
     fn from(error: anyhow::Error) -> StorageError {
         match error.downcast::<std::io::Error>() {

@@ -1,25 +1,28 @@
-//! Storage: the SQLite database (schema, migrations, connection pool) and the
+//! Storage: the SQLite database (schema, migrations, its threads) and the
 //! queries of each table (`users`, `chats`).
 //!
 //! SQLite calls block, so they never run on the async worker threads:
-//! [`Db::run`] hands a closure and a pooled connection to tokio's blocking
-//! pool and awaits the result.
+//! [`Db::run`] hands a closure to one of a few reader threads (see
+//! [`lanes`]), and [`Db::write`] to the one thread that makes the writes of
+//! [`store`], and awaits the result.
 
 pub mod admin;
 pub mod audit;
 pub mod chats;
 mod error;
 pub mod invites;
+mod lanes;
 pub mod media;
 pub mod messages;
 pub mod store;
 pub mod users;
+pub mod versions;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, ErrorCode};
 
 pub use error::StorageError;
@@ -46,10 +49,28 @@ const MIGRATIONS: &[&str] = &[
 /// fails with [`StorageError::Busy`].
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A pool of SQLite connections to one database file.
+/// The threads that read and write one database file. Cloning is cheap;
+/// the threads end when the last clone is dropped.
 #[derive(Clone)]
 pub struct Db {
-    pool: r2d2::Pool<SqliteConnectionManager>,
+    lanes: Arc<Lanes>,
+}
+
+struct Lanes {
+    reads: lanes::Lane,
+    /// One thread: SQLite lets one connection write at a time, so more
+    /// would only wait on each other's locks (and hold up reads meanwhile).
+    writes: lanes::Lane,
+    versions: Arc<versions::Versions>,
+}
+
+/// How many reader threads: one per core, at least 2 (a read that waits
+/// on the disk must not stop the others), at most 4.
+fn reader_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(2, 4)
 }
 
 impl Db {
@@ -59,29 +80,40 @@ impl Db {
     pub fn open(path: &Path) -> anyhow::Result<Db> {
         prepare(path).map_err(|error| explain(path, error))?;
 
-        let manager = SqliteConnectionManager::file(path).with_init(|conn| configure(conn));
-        let pool = r2d2::Pool::builder()
-            .max_size(8)
-            .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(10))
-            .build(manager)
-            .context("cannot open the database connection pool")?;
-        Ok(Db { pool })
+        let versions = Arc::new(versions::Versions::default());
+        versions::watch(path, Arc::downgrade(&versions))?;
+        let lanes = Lanes {
+            reads: lanes::Lane::start(path, "chatd-read", reader_threads())?,
+            writes: lanes::Lane::start(path, "chatd-write", 1)?,
+            versions,
+        };
+        Ok(Db {
+            lanes: Arc::new(lanes),
+        })
     }
 
-    /// Runs `f` with a pooled connection on the blocking thread pool.
+    /// Runs `f` (reads) on one of the reader threads' connections.
     pub async fn run<T, F>(&self, f: F) -> Result<T, StorageError>
     where
         F: FnOnce(&mut Connection) -> Result<T, StorageError> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get()?;
-            f(&mut conn)
-        })
-        .await
-        .map_err(StorageError::other)?
+        self.lanes.reads.run(f).await
+    }
+
+    /// What cached pages check their freshness against; every write of
+    /// this database bumps it (see [`versions`]).
+    pub fn versions(&self) -> &Arc<versions::Versions> {
+        &self.lanes.versions
+    }
+
+    /// Runs `f` (a write) on the writing thread's connection.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, StorageError>
+    where
+        F: FnOnce(&mut Connection) -> Result<T, StorageError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.lanes.writes.run(f).await
     }
 }
 
@@ -130,7 +162,7 @@ fn explain(path: &Path, error: anyhow::Error) -> anyhow::Error {
 }
 
 /// A connection of its own (the message writer keeps one), configured like
-/// the pooled ones.
+/// the ones of [`Db`]'s threads.
 pub fn connect(path: &Path) -> anyhow::Result<Connection> {
     let conn = Connection::open(path)
         .with_context(|| format!("cannot open database {}", path.display()))?;

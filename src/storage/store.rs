@@ -1,6 +1,6 @@
 //! The narrow interface the layers above use: every read and write of
-//! users and chats as one async call that runs on the blocking pool and
-//! answers in storage's own types and [`StorageError`]. Routes and sockets
+//! users and chats as one async call that runs on [`Db`]'s reader threads
+//! (reads) or its writing thread (writes) and answers in storage's own types and [`StorageError`]. Routes and sockets
 //! never see SQL or a connection, so another backend could stand here.
 //!
 //! (Message writes are not here: they go through the group-committing
@@ -10,6 +10,7 @@ use super::chats::{self, Chat, ChatChange, NewChat};
 use super::media::{ImageKind, Media};
 use super::messages::{self, Message};
 use super::users::{self, Deleted, InsertError, Taken, User};
+use super::versions::Scope;
 use super::{is_unique_violation, Db, StorageError};
 use crate::rooms::Room;
 
@@ -67,7 +68,7 @@ impl Db {
         email: String,
         password_hash: String,
     ) -> Result<Result<User, Taken>, StorageError> {
-        self.run(
+        self.write(
             move |conn| match users::insert(conn, &username, &email, &password_hash) {
                 Ok(user) => Ok(Ok(user)),
                 Err(InsertError::Taken(taken)) => Ok(Err(taken)),
@@ -83,7 +84,10 @@ impl Db {
         media: Media,
         id: i64,
     ) -> Result<Option<Deleted>, StorageError> {
-        let deleted = self.run(move |conn| Ok(users::delete(conn, id)?)).await?;
+        let deleted = self.write(move |conn| Ok(users::delete(conn, id)?)).await;
+        // Their chats and messages are gone from every page.
+        self.versions().changed_all();
+        let deleted = deleted?;
         if let Some(deleted) = &deleted {
             for file in &deleted.files {
                 media.remove(file);
@@ -99,13 +103,16 @@ impl Db {
         id: i64,
         image: Option<NewImage>,
     ) -> Result<Option<String>, StorageError> {
-        self.run(move |conn| {
+        let set = self.write(move |conn| {
             media.store_with_row("avatars", image, |path| {
                 let old = users::set_avatar(conn, id, path)?;
                 Ok((path.map(str::to_string), old))
             })
-        })
-        .await
+        });
+        let set = set.await;
+        // Avatars show on every message of the user.
+        self.versions().changed_all();
+        set
     }
 
     pub async fn chat(&self, room: Room, id: i64) -> Result<Option<Chat>, StorageError> {
@@ -119,7 +126,7 @@ impl Db {
         page: impl FnOnce(u64) -> Result<u64, E> + Send + 'static,
         limit: u64,
     ) -> Result<Counted<Chat>, E> {
-        self.run_counted(
+        self.run_listed(
             move |conn| chats::count(conn, room),
             page,
             move |conn, offset| chats::list(conn, room, offset, limit),
@@ -135,7 +142,8 @@ impl Db {
         new: NewChat,
         image: Option<NewImage>,
     ) -> Result<Option<Chat>, StorageError> {
-        self.run(move |conn| {
+        let room = new.room;
+        let created = self.write(move |conn| {
             let created = media.store_with_row("chat_img", image, |img| {
                 let new = NewChat {
                     img: img.map(str::to_string),
@@ -148,8 +156,10 @@ impl Db {
                 }
             });
             Fail::settle(created)
-        })
-        .await
+        });
+        let created = created.await;
+        self.changed(&[Scope::Room(room)]);
+        created
     }
 
     /// Changes a chat's description and/or image (`image`: `Some(None)`
@@ -162,7 +172,7 @@ impl Db {
         description: Option<Option<String>>,
         image: Option<Option<NewImage>>,
     ) -> Result<Option<Chat>, StorageError> {
-        self.run(move |conn| {
+        let updated = self.write(move |conn| {
             let clear = matches!(image, Some(None));
             let updated = media.store_with_row("chat_img", image.flatten(), |img| {
                 let change = ChatChange {
@@ -179,8 +189,10 @@ impl Db {
                 }
             });
             Fail::settle(updated)
-        })
-        .await
+        });
+        let updated = updated.await;
+        self.changed(&[Scope::Room(room), Scope::Chat(id)]);
+        updated
     }
 
     /// Deletes a chat with its messages and image; false when it was gone.
@@ -191,9 +203,10 @@ impl Db {
         id: i64,
     ) -> Result<bool, StorageError> {
         let img = self
-            .run(move |conn| Ok(chats::delete(conn, room, id)?))
-            .await?;
-        match img {
+            .write(move |conn| Ok(chats::delete(conn, room, id)?))
+            .await;
+        self.changed(&[Scope::Room(room), Scope::Chat(id)]);
+        match img? {
             Some(img) => {
                 if let Some(img) = img {
                     media.remove(&img);
@@ -208,16 +221,22 @@ impl Db {
         self.run(move |conn| Ok(messages::get(conn, id)?)).await
     }
 
-    /// A chat's messages with ids above `after`, oldest first.
+    /// The messages of chat `chat_id` of `room` with ids above `after`,
+    /// oldest first; `Ok(None)` when there is no such chat. One call checks
+    /// the chat and loads the page.
     pub async fn messages<E: From<StorageError> + Send + 'static>(
         &self,
+        room: Room,
         chat_id: i64,
         after: i64,
         page: impl FnOnce(u64) -> Result<u64, E> + Send + 'static,
         limit: u64,
-    ) -> Result<Counted<Message>, E> {
+    ) -> Result<Option<Counted<Message>>, E> {
         self.run_counted(
-            move |conn| messages::count(conn, chat_id, after),
+            move |conn| match chats::get(conn, room, chat_id)? {
+                Some(_) => messages::count(conn, chat_id, after).map(Some),
+                None => Ok(None),
+            },
             page,
             move |conn, offset| messages::page(conn, chat_id, after, offset, limit),
         )
@@ -262,22 +281,49 @@ impl Db {
         .await
     }
 
-    /// Counts, lets `page` turn the count into an offset (or refuse), and
-    /// loads that page, all on one connection.
-    pub(super) async fn run_counted<T: Send + 'static, E: From<StorageError> + Send + 'static>(
+    /// After a write (whether or not it went through): pages of `scopes`
+    /// are read again.
+    fn changed(&self, scopes: &[Scope]) {
+        for scope in scopes {
+            self.versions().changed(*scope);
+        }
+    }
+
+    /// Counts (`None`: the list's owner is gone), lets `page` turn the
+    /// count into an offset (or refuse), and loads that page, all in one
+    /// call on one connection.
+    /// [`Db::run_counted`] for a list that always exists (a room, all
+    /// users, the audit log).
+    pub(super) async fn run_listed<T: Send + 'static, E: From<StorageError> + Send + 'static>(
         &self,
         count: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<u64> + Send + 'static,
         page: impl FnOnce(u64) -> Result<u64, E> + Send + 'static,
         load: impl FnOnce(&rusqlite::Connection, u64) -> rusqlite::Result<Vec<T>> + Send + 'static,
     ) -> Result<Counted<T>, E> {
+        let counted = self.run_counted(move |conn| count(conn).map(Some), page, load);
+        counted
+            .await?
+            .ok_or_else(|| StorageError::other(anyhow::anyhow!("a list without a count")).into())
+    }
+
+    async fn run_counted<T: Send + 'static, E: From<StorageError> + Send + 'static>(
+        &self,
+        count: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<Option<u64>> + Send + 'static,
+        page: impl FnOnce(u64) -> Result<u64, E> + Send + 'static,
+        load: impl FnOnce(&rusqlite::Connection, u64) -> rusqlite::Result<Vec<T>> + Send + 'static,
+    ) -> Result<Option<Counted<T>>, E> {
         let result = self
             .run(move |conn| {
-                let count = count(conn)?;
+                // One snapshot for the count and the page.
+                let tx = conn.transaction()?;
+                let Some(count) = count(&tx)? else {
+                    return Ok(Ok(None));
+                };
                 match page(count) {
-                    Ok(offset) => Ok(Ok(Counted {
+                    Ok(offset) => Ok(Ok(Some(Counted {
                         count,
-                        rows: load(conn, offset)?,
-                    })),
+                        rows: load(&tx, offset)?,
+                    }))),
                     Err(refused) => Ok(Err(refused)),
                 }
             })

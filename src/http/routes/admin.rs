@@ -60,12 +60,13 @@ async fn users(req: Req) -> Result<Response, ApiError> {
         return other_method(&req.method, "GET, HEAD, OPTIONS");
     }
     require_staff(&req).await?;
-    paged(
+    let page = paged(
         &req,
         |db, page| async move { db.users(page, PAGE_SIZE).await },
         |row, _base| AdminUserView::new(row),
     )
-    .await
+    .await?;
+    Ok(reply::ok_bytes(page))
 }
 
 /// `POST …/suspend/` `{"reason"}` or `…/unsuspend/` →
@@ -139,12 +140,13 @@ async fn audit(req: Req) -> Result<Response, ApiError> {
         return other_method(&req.method, "GET, HEAD, OPTIONS");
     }
     require_staff(&req).await?;
-    paged(
+    let page = paged(
         &req,
         |db, page| async move { db.audit(page, PAGE_SIZE).await },
         |entry, _base| AuditView::new(entry),
     )
-    .await
+    .await?;
+    Ok(reply::ok_bytes(page))
 }
 
 /// A path segment with its `%XX` escapes decoded; `None` when that is not

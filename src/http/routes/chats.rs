@@ -5,7 +5,7 @@ use warp::http::Method;
 use warp::reply::Response;
 use warp::Filter;
 
-use super::{other_method, paged, respond, Req, ReqFilter};
+use super::{cached, other_method, paged, respond, Req, ReqFilter};
 use crate::domain::error::FieldErrors;
 use crate::domain::pagination::PAGE_SIZE;
 use crate::domain::rules::{self, Access, Actor, ImageInput};
@@ -15,6 +15,7 @@ use crate::http::reply;
 use crate::rooms::Room;
 use crate::storage::chats::{self, NewChat};
 use crate::storage::users::User;
+use crate::storage::versions::Scope;
 
 /// Body of a successful create: `{"chat": Chat}`.
 #[derive(serde::Serialize)]
@@ -100,11 +101,13 @@ async fn create(mut req: Req, user: User, room: Option<Room>) -> Result<Response
 }
 
 async fn list(room: Room, req: Req) -> Result<Response, ApiError> {
-    paged(
-        &req,
-        |db, page| async move { db.chats(room, page, PAGE_SIZE).await },
-        ChatView::new,
-    )
+    cached(&req, Scope::Room(room), || {
+        paged(
+            &req,
+            |db, page| async move { db.chats(room, page, PAGE_SIZE).await },
+            ChatView::new,
+        )
+    })
     .await
 }
 

@@ -8,8 +8,9 @@ use warp::reply::Response;
 use warp::Filter;
 
 use super::chats::path_room;
-use super::{other_method, paged, respond, Req, ReqFilter};
+use super::{cached, other_method, paged, respond, Req, ReqFilter};
 use crate::domain::error::messages as say;
+use crate::domain::error::Error;
 use crate::domain::pagination;
 use crate::domain::pagination::PAGE_SIZE;
 use crate::domain::rules;
@@ -17,6 +18,7 @@ use crate::domain::views::MessageView;
 use crate::http::error::ApiError;
 use crate::http::reply;
 use crate::storage::messages::Message;
+use crate::storage::versions::Scope;
 
 pub fn routes(
     req: ReqFilter,
@@ -39,19 +41,29 @@ async fn history(room: String, chat_id: i64, req: Req) -> Result<Response, ApiEr
         return other_method(&req.method, "GET, HEAD, OPTIONS");
     }
     let room = path_room(&room)?;
-    req.chat(room, chat_id).await?;
     let query = pagination::query_pairs(&req.query);
     let after = match pagination::query_value(&query, "after") {
-        Some(after) => after
-            .parse::<i64>()
-            .map_err(|_| ApiError::field("after", say::NOT_AN_INTEGER))?,
+        Some(after) => match after.parse::<i64>() {
+            Ok(after) => after,
+            Err(_) => {
+                // A missing chat is a 404 before a bad query is a 400.
+                req.chat(room, chat_id).await?;
+                return Err(ApiError::field("after", say::NOT_AN_INTEGER));
+            }
+        },
         None => 0,
     };
-    paged(
-        &req,
-        |db, page| async move { db.messages(chat_id, after, page, PAGE_SIZE).await },
-        MessageView::new,
-    )
+    cached(&req, Scope::Chat(chat_id), || {
+        paged(
+            &req,
+            |db, page| async move {
+                db.messages(room, chat_id, after, page, PAGE_SIZE)
+                    .await?
+                    .ok_or(Error::NotFound)
+            },
+            MessageView::new,
+        )
+    })
     .await
 }
 

@@ -31,13 +31,16 @@ use warp::Filter;
 use crate::app::App;
 use crate::domain::error::Error;
 use crate::domain::pagination::{self, PageRequest};
+use crate::http::cache::Pages;
 use crate::http::error::ApiError;
 use crate::storage::store::Counted;
+use crate::storage::versions::Scope;
 use crate::storage::Db;
+use bytes::Bytes;
 
 /// All routes, ending in a JSON 404 for anything unknown.
-pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
-    let req: ReqFilter = crate::http::request::filter(app).boxed();
+pub fn routes(app: Arc<App>, pages: Arc<Pages>) -> BoxedFilter<(Response,)> {
+    let req: ReqFilter = crate::http::request::filter(app, pages).boxed();
     health::routes(req.clone())
         .or(metrics::routes(req.clone()))
         .unify()
@@ -62,15 +65,36 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
-/// A DRF page of a list: `load` counts the rows and loads the page that
-/// `?page=` asks for (the closure it is handed turns the count into an
-/// offset, or refuses the page); each row is rendered with `view`, and
-/// `next` / `previous` are linked absolutely.
+/// A page of `scope` from the cache of rendered pages, else rendered by
+/// `render` (and kept if nothing changed while it was read).
+pub async fn cached<Fut>(
+    req: &Req,
+    scope: Scope,
+    render: impl FnOnce() -> Fut,
+) -> Result<Response, ApiError>
+where
+    Fut: std::future::Future<Output = Result<Bytes, ApiError>>,
+{
+    let pages = &req.pages;
+    let key = format!("{}{}?{}", req.base_url(), req.path, req.query);
+    if let Some(body) = pages.get(&key) {
+        return Ok(crate::http::reply::ok_bytes(body));
+    }
+    let stamp = pages.stamp(scope);
+    let body = render().await?;
+    pages.put(&key, scope, stamp, body.clone());
+    Ok(crate::http::reply::ok_bytes(body))
+}
+
+/// A DRF page of a list, as JSON bytes: `load` counts the rows and loads
+/// the page that `?page=` asks for (the closure it is handed turns the
+/// count into an offset, or refuses the page); each row is rendered with
+/// `view`, and `next` / `previous` are linked absolutely.
 pub async fn paged<T, V, F, Fut>(
     req: &Req,
     load: F,
     view: impl Fn(T, &str) -> V,
-) -> Result<Response, ApiError>
+) -> Result<Bytes, ApiError>
 where
     F: FnOnce(Db, PageChooser) -> Fut,
     Fut: std::future::Future<Output = Result<Counted<T>, Error>>,
@@ -95,7 +119,7 @@ where
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no page was chosen")))?;
     let base = req.base_url();
     let (next, previous) = pagination::links(page, &format!("{base}{}", req.path), &query);
-    Ok(crate::http::reply::ok(&crate::domain::views::Page {
+    let page = crate::domain::views::Page {
         count,
         next,
         previous,
@@ -103,7 +127,11 @@ where
             .into_iter()
             .map(|row| view(row, &base))
             .collect::<Vec<V>>(),
-    }))
+    };
+    // Sized for a full page of 100 rows, so it does not grow by doubling.
+    let mut body = Vec::with_capacity(32 * 1024);
+    serde_json::to_writer(&mut body, &page).map_err(ApiError::internal)?;
+    Ok(body.into())
 }
 
 /// Turns a list's row count into the offset of the requested page.
