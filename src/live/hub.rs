@@ -162,6 +162,20 @@ impl Hub {
         }
     }
 
+    /// Sends a frame that may be dropped (a typing notice) to every socket
+    /// of a chat but `except`; a full queue skips it rather than closing.
+    pub fn broadcast_others(&self, chat_id: i64, except: &Peer, frame: Utf8Bytes) {
+        let state = self.lock();
+        let Some(members) = state.chats.get(&chat_id) else {
+            return;
+        };
+        let skip = members
+            .iter()
+            .find(|m| Arc::ptr_eq(&m.peer.control, &except.control))
+            .map(|m| m.id);
+        send_to(members, true, |_| frame.clone(), None, skip);
+    }
+
     /// Sends a last frame to every socket of a chat, closes them with
     /// `code`, and forgets the chat.
     pub fn close_chat(&self, chat_id: i64, code: u16, make: impl FnMut(&str) -> Utf8Bytes) {

@@ -15,10 +15,12 @@ use std::sync::Arc;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::domain::community;
 use crate::domain::error::Error;
 use crate::live::fanout::{Event, Fanout};
 use crate::live::peer::Peer;
 use crate::metrics::Metrics;
+use crate::storage::community::{self as community_store, ReactionChange};
 use crate::storage::messages::{self, Message};
 use crate::storage::{self, is_foreign_key_violation, now_timestamp, StorageError};
 
@@ -31,13 +33,22 @@ pub const MAX_BATCH: usize = 256;
 /// Operations waiting for the writer at most; senders wait beyond that.
 const QUEUE: usize = 8192;
 
-/// Where the outcome of an edit or delete goes.
+/// Where the outcome of an edit, delete, reaction or read marker goes.
 #[derive(Debug)]
-pub enum Reply {
+pub enum Reply<T = Message> {
     /// A socket: it is told of a refusal (success is the broadcast).
     Socket(Peer),
-    /// A REST handler waiting for the changed message.
-    Http(oneshot::Sender<Result<Message, Error>>),
+    /// A REST handler waiting for the outcome.
+    Http(oneshot::Sender<Result<T, Error>>),
+}
+
+/// Where a user's read marker in a chat is after an [`Op::Read`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadState {
+    pub chat_id: i64,
+    pub last_read: i64,
+    /// Messages after the marker not by the user and not deleted.
+    pub unread: u64,
 }
 
 /// One write to make.
@@ -63,6 +74,32 @@ pub enum Op {
         message_id: i64,
         user_id: i64,
         reply: Reply,
+    },
+    /// A new message from a REST handler: text (may be empty) and/or the
+    /// media path of an image already stored.
+    PostHttp {
+        chat_id: i64,
+        user_id: i64,
+        text: String,
+        image: Option<String>,
+        reply: oneshot::Sender<Result<Message, Error>>,
+    },
+    /// Adds, removes or toggles `user_id`'s reaction `emoji` (checked).
+    React {
+        chat_id: i64,
+        message_id: i64,
+        user_id: i64,
+        emoji: String,
+        change: ReactionChange,
+        reply: Reply,
+    },
+    /// Moves `user_id`'s read marker in the chat forward to `last_read`, a
+    /// message of that chat.
+    Read {
+        chat_id: i64,
+        user_id: i64,
+        last_read: i64,
+        reply: Reply<ReadState>,
     },
     /// Answered once everything queued before it is committed.
     Flush(oneshot::Sender<()>),
@@ -145,8 +182,65 @@ impl Writer {
         .await
     }
 
+    /// Posts a message for a REST handler; answered after the commit (and
+    /// the broadcast).
+    pub async fn post(
+        &self,
+        chat_id: i64,
+        user_id: i64,
+        text: String,
+        image: Option<String>,
+    ) -> Result<Message, Error> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Op::PostHttp {
+            chat_id,
+            user_id,
+            text,
+            image,
+            reply,
+        })
+        .await?;
+        answer.await.map_err(Error::internal)?
+    }
+
+    /// Adds or removes a reaction for a REST handler.
+    pub async fn react(
+        &self,
+        chat_id: i64,
+        message_id: i64,
+        user_id: i64,
+        emoji: String,
+        change: ReactionChange,
+    ) -> Result<Message, Error> {
+        self.ask(|reply| Op::React {
+            chat_id,
+            message_id,
+            user_id,
+            emoji,
+            change,
+            reply,
+        })
+        .await
+    }
+
+    /// Moves a read marker for a REST handler.
+    pub async fn read(
+        &self,
+        chat_id: i64,
+        user_id: i64,
+        last_read: i64,
+    ) -> Result<ReadState, Error> {
+        self.ask(|reply| Op::Read {
+            chat_id,
+            user_id,
+            last_read,
+            reply,
+        })
+        .await
+    }
+
     /// Queues the op `make` builds around a reply, and waits for the answer.
-    async fn ask(&self, make: impl FnOnce(Reply) -> Op) -> Result<Message, Error> {
+    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Op) -> Result<T, Error> {
         let (reply, answer) = oneshot::channel();
         self.submit(make(Reply::Http(reply))).await?;
         answer.await.map_err(Error::internal)?
@@ -192,6 +286,8 @@ enum Done {
     Posted(Message),
     Edited(Message),
     Deleted(Message),
+    Reacted(Message),
+    Read(ReadState),
     Flushed,
 }
 
@@ -245,14 +341,14 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Result<Done, Error>> {
             user_id,
             text,
             ..
-        } => match messages::insert(conn, *chat_id, *user_id, text, &now_timestamp()) {
-            Ok(id) => Ok(messages::get(conn, id)?
-                .map(Done::Posted)
-                .ok_or(Error::NotFound)),
-            // The chat (or the user) was deleted meanwhile.
-            Err(error) if is_foreign_key_violation(&error) => Ok(Err(Error::NotFound)),
-            Err(error) => Err(error),
-        },
+        } => insert(conn, *chat_id, *user_id, text, None),
+        Op::PostHttp {
+            chat_id,
+            user_id,
+            text,
+            image,
+            ..
+        } => insert(conn, *chat_id, *user_id, text, image.as_deref()),
         Op::Edit {
             chat_id,
             message_id,
@@ -264,7 +360,8 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Result<Done, Error>> {
                 Ok(message) => message,
                 Err(refusal) => return Ok(Err(refusal)),
             };
-            messages::edit(conn, message.id, text, &now_timestamp())?;
+            let mentions = community::mention_candidates(text);
+            messages::edit(conn, message.id, text, &now_timestamp(), &mentions)?;
             Ok(messages::get(conn, message.id)?
                 .map(Done::Edited)
                 .ok_or(Error::NotFound))
@@ -284,7 +381,72 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Result<Done, Error>> {
                 .map(Done::Deleted)
                 .ok_or(Error::NotFound))
         }
+        Op::React {
+            chat_id,
+            message_id,
+            user_id,
+            emoji,
+            change,
+            ..
+        } => {
+            let message = match messages::get(conn, *message_id)? {
+                Some(m) if m.chat_id == *chat_id && !m.is_deleted => m,
+                _ => return Ok(Err(Error::NotFound)),
+            };
+            let max = community::MAX_DISTINCT_EMOJI;
+            if !community_store::react(conn, message.id, *user_id, emoji, *change, max)? {
+                return Ok(Err(Error::field("emoji", community::too_many_emoji())));
+            }
+            Ok(messages::get(conn, message.id)?
+                .map(Done::Reacted)
+                .ok_or(Error::NotFound))
+        }
+        Op::Read {
+            chat_id,
+            user_id,
+            last_read,
+            ..
+        } => {
+            if community_store::chat_of_message(conn, *last_read)? != Some(*chat_id) {
+                let refusal = community::no_such_message(*last_read);
+                return Ok(Err(Error::field("last_read", refusal)));
+            }
+            let last_read = community_store::mark_read(conn, *user_id, *chat_id, *last_read)?;
+            let unread = community_store::unread(conn, *user_id, *chat_id, last_read)?;
+            Ok(Ok(Done::Read(ReadState {
+                chat_id: *chat_id,
+                last_read,
+                unread,
+            })))
+        }
         Op::Flush(_) => Ok(Ok(Done::Flushed)),
+    }
+}
+
+/// Inserts a message with whom it mentions.
+fn insert(
+    conn: &Connection,
+    chat_id: i64,
+    user_id: i64,
+    text: &str,
+    image: Option<&str>,
+) -> rusqlite::Result<Result<Done, Error>> {
+    let mentions = community::mention_candidates(text);
+    match messages::insert(
+        conn,
+        chat_id,
+        user_id,
+        text,
+        image,
+        &now_timestamp(),
+        &mentions,
+    ) {
+        Ok(id) => Ok(messages::get(conn, id)?
+            .map(Done::Posted)
+            .ok_or(Error::NotFound)),
+        // The chat (or the user) was deleted meanwhile.
+        Err(error) if is_foreign_key_violation(&error) => Ok(Err(Error::NotFound)),
+        Err(error) => Err(error),
     }
 }
 
@@ -335,6 +497,21 @@ fn finish(op: Op, outcome: Result<Done, Error>, fanout: &dyn Fanout) {
             fanout.publish(message.chat_id, Event::MessageDeleted(message.clone()));
             answer(reply, message);
         }
+        (Done::Posted(message), Op::PostHttp { reply, .. }) => {
+            fanout.publish(
+                message.chat_id,
+                Event::MessagePosted {
+                    message: message.clone(),
+                    nonce: None,
+                },
+            );
+            let _ = reply.send(Ok(message));
+        }
+        (Done::Reacted(message), Op::React { reply, .. }) => {
+            fanout.publish(message.chat_id, Event::Reactions(message.clone()));
+            answer(reply, message);
+        }
+        (Done::Read(state), Op::Read { reply, .. }) => answer(reply, state),
         (Done::Flushed, Op::Flush(done)) => {
             let _ = done.send(());
         }
@@ -343,10 +520,20 @@ fn finish(op: Op, outcome: Result<Done, Error>, fanout: &dyn Fanout) {
     }
 }
 
-/// A REST handler gets the changed message (a socket has the broadcast).
-fn answer(reply: Reply, message: Message) {
+/// A REST handler gets the outcome (a socket has the broadcast).
+fn answer<T>(reply: Reply<T>, outcome: T) {
     if let Reply::Http(reply) = reply {
-        let _ = reply.send(Ok(message));
+        let _ = reply.send(Ok(outcome));
+    }
+}
+
+/// Tells a socket or a REST handler why its op was refused.
+fn refuse_reply<T>(reply: Reply<T>, refusal: Error) {
+    match reply {
+        Reply::Socket(peer) => peer.refuse(&refusal),
+        Reply::Http(reply) => {
+            let _ = reply.send(Err(refusal));
+        }
     }
 }
 
@@ -354,12 +541,13 @@ fn answer(reply: Reply, message: Message) {
 fn refuse(op: Op, refusal: Error) {
     match op {
         Op::Post { origin, .. } => origin.refuse(&refusal),
-        Op::Edit { reply, .. } | Op::Delete { reply, .. } => match reply {
-            Reply::Socket(peer) => peer.refuse(&refusal),
-            Reply::Http(reply) => {
-                let _ = reply.send(Err(refusal));
-            }
-        },
+        Op::PostHttp { reply, .. } => {
+            let _ = reply.send(Err(refusal));
+        }
+        Op::Edit { reply, .. } | Op::Delete { reply, .. } | Op::React { reply, .. } => {
+            refuse_reply(reply, refusal)
+        }
+        Op::Read { reply, .. } => refuse_reply(reply, refusal),
         Op::Flush(done) => {
             let _ = done.send(());
         }

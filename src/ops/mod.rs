@@ -91,12 +91,13 @@ fn open_read_only(data_dir: &Path) -> anyhow::Result<Connection> {
     Ok(conn)
 }
 
-/// Every file in the media folder the database names: chat images and
-/// avatars.
+/// Every file in the media folder the database names: chat images,
+/// avatars and message images.
 fn named_files(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     conn.prepare(
         "SELECT img FROM chats WHERE img IS NOT NULL \
-         UNION ALL SELECT avatar FROM users WHERE avatar IS NOT NULL",
+         UNION ALL SELECT avatar FROM users WHERE avatar IS NOT NULL \
+         UNION ALL SELECT image FROM messages WHERE image IS NOT NULL",
     )?
     .query_map([], |row| row.get(0))?
     .collect()

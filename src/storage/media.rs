@@ -20,7 +20,10 @@ pub const DEFAULT_IMAGE: &[u8] = include_bytes!("../assets/default.jpg");
 pub const DEFAULT_CHAT_IMG: &str = "chat_img/default.jpg";
 
 /// Folders under the media directory that hold files.
-pub const FOLDERS: [&str; 2] = ["chat_img", "avatars"];
+pub const FOLDERS: [&str; 3] = ["chat_img", "avatars", "msg_img"];
+
+/// The folder of images posted in messages.
+pub const MESSAGE_IMAGES: &str = "msg_img";
 
 /// An accepted image format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

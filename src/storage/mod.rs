@@ -6,6 +6,7 @@
 //! pool and awaits the result.
 
 pub mod chats;
+pub mod community;
 mod error;
 pub mod media;
 pub mod messages;
@@ -25,11 +26,12 @@ pub use error::StorageError;
 pub const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The version [`SCHEMA`] describes, recorded in `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Steps that bring a database of version `i + 1` to version `i + 2`.
-/// Empty while there is only version 1; a schema change appends its step here.
-const MIGRATIONS: &[&str] = &[];
+/// Each is frozen once released; a schema change appends its step here (a
+/// file under `migrations/`) and updates schema.sql to the newest shape.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/002_community.sql")];
 
 /// A pool of SQLite connections to one database file.
 #[derive(Clone)]
@@ -186,6 +188,57 @@ mod tests {
             .unwrap();
         let error = Db::open(&path).err().expect("must refuse");
         assert!(error.to_string().contains("newer"), "{error}");
+    }
+
+    #[test]
+    fn a_version_1_database_migrates_and_its_messages_become_searchable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chat.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(include_str!("../../tests/fixtures/schema_v1.sql"))
+                .unwrap();
+            conn.execute_batch(
+                "PRAGMA user_version = 1;
+                 INSERT INTO users (username, username_key, email, email_key, password_hash, created_at)
+                 VALUES ('nik', 'nik', 'n@x.io', 'n@x.io', '-', '2023-01-01T00:00:00.000000Z');
+                 INSERT INTO chats (room, title, description, creator_id, created_at)
+                 VALUES ('books', 'Crème brûlée', 'Desserts', 1, '2023-01-01T00:00:00.000000Z');
+                 INSERT INTO messages (chat_id, user_id, text, created_at)
+                 VALUES (1, 1, 'Déjà vu', '2023-01-01T00:00:00.000000Z');",
+            )
+            .unwrap();
+        }
+        Db::open(&path).unwrap();
+        let conn = Connection::open(&path).unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let found: i64 = conn
+            .query_row(
+                "SELECT rowid FROM messages_fts WHERE messages_fts MATCH '\"deja\"*'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(found, 1);
+        let chat: i64 = conn
+            .query_row(
+                "SELECT rowid FROM chats_fts WHERE chats_fts MATCH '\"creme\"*'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(chat, 1);
+        let message = messages::get(&conn, 1).unwrap().unwrap();
+        assert_eq!(message.image, None);
+        assert!(message.reactions.is_empty() && message.mentions.is_empty());
+        conn.execute(
+            "INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')",
+            [],
+        )
+        .unwrap();
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! writer in `crate::live::writer`, which uses the query functions directly.)
 
 use super::chats::{self, Chat, ChatChange, NewChat};
+use super::community::{self, Hit, SearchScope, UserChat};
 use super::media::{ImageKind, Media};
 use super::messages::{self, Message};
 use super::users::{self, Deleted, InsertError, Taken, User};
@@ -192,9 +193,9 @@ impl Db {
             .run(move |conn| Ok(chats::delete(conn, room, id)?))
             .await?;
         match img {
-            Some(img) => {
-                if let Some(img) = img {
-                    media.remove(&img);
+            Some((img, images)) => {
+                for file in img.iter().chain(&images) {
+                    media.remove(file);
                 }
                 Ok(true)
             }
@@ -248,6 +249,70 @@ impl Db {
                 newest,
             }))
         })
+        .await
+    }
+
+    /// A room's chats whose title or description match `query` (an FTS5
+    /// query from [`community::fts_query`]), oldest first.
+    pub async fn matching_chats<E: From<StorageError> + Send + 'static>(
+        &self,
+        room: Room,
+        query: String,
+        page: impl FnOnce(u64) -> Result<u64, E> + Send + 'static,
+        limit: u64,
+    ) -> Result<Counted<Chat>, E> {
+        let q = query.clone();
+        self.run_counted(
+            move |conn| community::count_matching_chats(conn, room, &q),
+            page,
+            move |conn, offset| community::matching_chats(conn, room, &query, offset, limit),
+        )
+        .await
+    }
+
+    /// The chats a user takes part in, most recent activity first.
+    pub async fn user_chats<E: From<StorageError> + Send + 'static>(
+        &self,
+        user_id: i64,
+        page: impl FnOnce(u64) -> Result<u64, E> + Send + 'static,
+        limit: u64,
+    ) -> Result<Counted<UserChat>, E> {
+        self.run_counted(
+            move |conn| community::count_user_chats(conn, user_id),
+            page,
+            move |conn, offset| community::user_chats(conn, user_id, offset, limit),
+        )
+        .await
+    }
+
+    /// The messages that mention a user, newest first.
+    pub async fn mentions<E: From<StorageError> + Send + 'static>(
+        &self,
+        user_id: i64,
+        page: impl FnOnce(u64) -> Result<u64, E> + Send + 'static,
+        limit: u64,
+    ) -> Result<Counted<Message>, E> {
+        self.run_counted(
+            move |conn| community::count_mentions(conn, user_id),
+            page,
+            move |conn, offset| community::mentions(conn, user_id, offset, limit),
+        )
+        .await
+    }
+
+    /// Messages matching a search, best match first.
+    pub async fn search<E: From<StorageError> + Send + 'static>(
+        &self,
+        scope: SearchScope,
+        page: impl FnOnce(u64) -> Result<u64, E> + Send + 'static,
+        limit: u64,
+    ) -> Result<Counted<Hit>, E> {
+        let counting = scope.clone();
+        self.run_counted(
+            move |conn| community::count_search(conn, &counting),
+            page,
+            move |conn, offset| community::search(conn, &scope, offset, limit),
+        )
         .await
     }
 

@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod chats;
+pub mod community;
 pub mod health;
 pub mod media;
 pub mod messages;
@@ -45,6 +46,8 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .or(chats::routes(req.clone()))
         .unify()
         .or(messages::routes(req.clone()))
+        .unify()
+        .or(community::routes(req.clone()))
         .unify()
         .or(ws::routes(req.clone()))
         .unify()
