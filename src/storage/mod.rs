@@ -161,6 +161,11 @@ pub fn now_timestamp() -> String {
 mod tests {
     use super::*;
 
+    fn user_version(conn: &Connection) -> i64 {
+        conn.pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap()
+    }
+
     #[test]
     fn opening_twice_keeps_the_schema_version() {
         let dir = tempfile::tempdir().unwrap();
@@ -168,10 +173,7 @@ mod tests {
         Db::open(&path).unwrap();
         Db::open(&path).unwrap();
         let conn = Connection::open(&path).unwrap();
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |row| row.get(0))
-            .unwrap();
-        assert_eq!(version, SCHEMA_VERSION);
+        assert_eq!(user_version(&conn), SCHEMA_VERSION);
         let mode: String = conn
             .pragma_query_value(None, "journal_mode", |row| row.get(0))
             .unwrap();
@@ -211,26 +213,13 @@ mod tests {
         }
         Db::open(&path).unwrap();
         let conn = Connection::open(&path).unwrap();
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |row| row.get(0))
-            .unwrap();
-        assert_eq!(version, SCHEMA_VERSION);
-        let found: i64 = conn
-            .query_row(
-                "SELECT rowid FROM messages_fts WHERE messages_fts MATCH '\"deja\"*'",
-                [],
-                |row| row.get(0),
-            )
-            .unwrap();
-        assert_eq!(found, 1);
-        let chat: i64 = conn
-            .query_row(
-                "SELECT rowid FROM chats_fts WHERE chats_fts MATCH '\"creme\"*'",
-                [],
-                |row| row.get(0),
-            )
-            .unwrap();
-        assert_eq!(chat, 1);
+        assert_eq!(user_version(&conn), SCHEMA_VERSION);
+        let found = |index: &str, word: &str| -> i64 {
+            let sql = format!("SELECT rowid FROM {index} WHERE {index} MATCH '\"{word}\"*'");
+            conn.query_row(&sql, [], |row| row.get(0)).unwrap()
+        };
+        assert_eq!(found("messages_fts", "deja"), 1);
+        assert_eq!(found("chats_fts", "creme"), 1);
         let message = messages::get(&conn, 1).unwrap().unwrap();
         assert_eq!(message.image, None);
         assert!(message.reactions.is_empty() && message.mentions.is_empty());
