@@ -21,7 +21,10 @@
 //!   by every socket); chatd's count is checked in the REST history
 //!   afterwards;
 //! - `idle`: `--idle-sockets` idle sockets (`--idle-per-chat` per chat) on a
-//!   fresh server, KiB of VmRSS per socket.
+//!   fresh server, KiB of VmRSS per socket;
+//! - `search`: `GET /api/search/?q=` at `--search-connections` over a data
+//!   set of `--search-messages` messages it builds itself (chatd only; see
+//!   `bench/search.rs`).
 //!
 //! chatd runs as a child process of the release binary (`--chatd`) with a
 //! temporary data directory and rate limits raised; the baseline as a child
@@ -50,6 +53,8 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 mod baseline_server;
 #[path = "bench/common.rs"]
 mod common;
+#[path = "bench/search.rs"]
+mod search;
 
 use common::{pct_ms, round, HttpConn, ServerProcess};
 
@@ -65,9 +70,22 @@ struct Args {
     /// HTTP connections of the REST runs.
     #[arg(long, default_value_t = 64)]
     connections: usize,
-    /// Phases to run, comma-separated: process,list,history,create,fanout,max,idle.
-    #[arg(long, default_value = "process,list,history,create,fanout,max,idle")]
+    /// Phases to run, comma-separated: process,list,history,create,fanout,max,idle,search.
+    #[arg(
+        long,
+        default_value = "process,list,history,create,fanout,max,idle,search"
+    )]
     only: String,
+    /// Search: messages in the data set.
+    #[arg(long, default_value_t = 1_000_000)]
+    search_messages: u64,
+    /// Search: keep the data set in this directory and reuse it on the next
+    /// run (default: a temporary directory, built anew).
+    #[arg(long)]
+    search_data: Option<PathBuf>,
+    /// Search: HTTP connections searching at once.
+    #[arg(long, default_value_t = 4)]
+    search_connections: usize,
     /// Fixed-rate fan-out: runs of each server (taking turns); figures are
     /// the medians.
     #[arg(long, default_value_t = 3)]
@@ -399,6 +417,20 @@ async fn main() -> anyhow::Result<()> {
         }
         drop(chatd);
         drop(baseline);
+    }
+
+    if has("search") {
+        search::search_phase(
+            &chatd_bin,
+            args.tmp.as_deref(),
+            args.search_data.as_deref(),
+            args.search_messages,
+            args.search_connections,
+            args.warmup,
+            args.seconds,
+            &mut report,
+        )
+        .await?;
     }
 
     if has("idle") {

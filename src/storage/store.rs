@@ -300,20 +300,34 @@ impl Db {
         .await
     }
 
-    /// Messages matching a search, best match first.
+    /// Messages matching a search, best match first (among the newest
+    /// [`community::SEARCH_WINDOW`] matches).
     pub async fn search<E: From<StorageError> + Send + 'static>(
         &self,
         scope: SearchScope,
         page: impl FnOnce(u64) -> Result<u64, E> + Send + 'static,
         limit: u64,
     ) -> Result<Counted<Hit>, E> {
-        let counting = scope.clone();
-        self.run_counted(
-            move |conn| community::count_search(conn, &counting),
-            page,
-            move |conn, offset| community::search(conn, &scope, offset, limit),
-        )
-        .await
+        let result = self
+            .run(move |conn| {
+                // One read snapshot: the ranking and the rows agree.
+                let tx = conn.transaction()?;
+                let ids = community::search(&tx, &scope)?;
+                let count = ids.len() as u64;
+                let offset = match page(count) {
+                    Ok(offset) => offset as usize,
+                    Err(refused) => return Ok(Err(refused)),
+                };
+                let end = ids.len().min(offset + limit as usize);
+                let rows = community::hits(&tx, &ids[offset.min(end)..end])?;
+                tx.commit()?;
+                Ok(Ok(Counted { count, rows }))
+            })
+            .await;
+        match result {
+            Ok(outcome) => outcome,
+            Err(error) => Err(error.into()),
+        }
     }
 
     /// Counts, lets `page` turn the count into an offset (or refuse), and
