@@ -15,14 +15,13 @@ use std::sync::Arc;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::domain::community;
 use crate::domain::error::Error;
 use crate::live::fanout::{Event, Fanout};
 use crate::live::peer::Peer;
 use crate::metrics::Metrics;
-use crate::storage::community::{self as community_store, ReactionChange};
+use crate::storage::community::ReactionChange;
 use crate::storage::messages::{self, Message};
-use crate::storage::{self, is_foreign_key_violation, now_timestamp, StorageError};
+use crate::storage::{self, now_timestamp, StorageError};
 
 /// Most operations committed in one transaction. A batch's messages reach
 /// each socket's queue at once, so this stays well below the default queue
@@ -40,15 +39,6 @@ pub enum Reply<T = Message> {
     Socket(Peer),
     /// A REST handler waiting for the outcome.
     Http(oneshot::Sender<Result<T, Error>>),
-}
-
-/// Where a user's read marker in a chat is after an [`Op::Read`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ReadState {
-    pub chat_id: i64,
-    pub last_read: i64,
-    /// Messages after the marker not by the user and not deleted.
-    pub unread: u64,
 }
 
 /// One write to make.
@@ -182,63 +172,6 @@ impl Writer {
         .await
     }
 
-    /// Posts a message for a REST handler; answered after the commit (and
-    /// the broadcast).
-    pub async fn post(
-        &self,
-        chat_id: i64,
-        user_id: i64,
-        text: String,
-        image: Option<String>,
-    ) -> Result<Message, Error> {
-        let (reply, answer) = oneshot::channel();
-        self.submit(Op::PostHttp {
-            chat_id,
-            user_id,
-            text,
-            image,
-            reply,
-        })
-        .await?;
-        answer.await.map_err(Error::internal)?
-    }
-
-    /// Adds or removes a reaction for a REST handler.
-    pub async fn react(
-        &self,
-        chat_id: i64,
-        message_id: i64,
-        user_id: i64,
-        emoji: String,
-        change: ReactionChange,
-    ) -> Result<Message, Error> {
-        self.ask(|reply| Op::React {
-            chat_id,
-            message_id,
-            user_id,
-            emoji,
-            change,
-            reply,
-        })
-        .await
-    }
-
-    /// Moves a read marker for a REST handler.
-    pub async fn read(
-        &self,
-        chat_id: i64,
-        user_id: i64,
-        last_read: i64,
-    ) -> Result<ReadState, Error> {
-        self.ask(|reply| Op::Read {
-            chat_id,
-            user_id,
-            last_read,
-            reply,
-        })
-        .await
-    }
-
     /// Queues the op `make` builds around a reply, and waits for the answer.
     async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Op) -> Result<T, Error> {
         let (reply, answer) = oneshot::channel();
@@ -341,14 +274,14 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Result<Done, Error>> {
             user_id,
             text,
             ..
-        } => insert(conn, *chat_id, *user_id, text, None),
+        } => community::insert(conn, *chat_id, *user_id, text, None),
         Op::PostHttp {
             chat_id,
             user_id,
             text,
             image,
             ..
-        } => insert(conn, *chat_id, *user_id, text, image.as_deref()),
+        } => community::insert(conn, *chat_id, *user_id, text, image.as_deref()),
         Op::Edit {
             chat_id,
             message_id,
@@ -360,7 +293,7 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Result<Done, Error>> {
                 Ok(message) => message,
                 Err(refusal) => return Ok(Err(refusal)),
             };
-            let mentions = community::mention_candidates(text);
+            let mentions = crate::domain::community::mention_candidates(text);
             messages::edit(conn, message.id, text, &now_timestamp(), &mentions)?;
             Ok(messages::get(conn, message.id)?
                 .map(Done::Edited)
@@ -388,65 +321,14 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Result<Done, Error>> {
             emoji,
             change,
             ..
-        } => {
-            let message = match messages::get(conn, *message_id)? {
-                Some(m) if m.chat_id == *chat_id && !m.is_deleted => m,
-                _ => return Ok(Err(Error::NotFound)),
-            };
-            let max = community::MAX_DISTINCT_EMOJI;
-            if !community_store::react(conn, message.id, *user_id, emoji, *change, max)? {
-                return Ok(Err(Error::field("emoji", community::too_many_emoji())));
-            }
-            Ok(messages::get(conn, message.id)?
-                .map(Done::Reacted)
-                .ok_or(Error::NotFound))
-        }
+        } => community::react(conn, *chat_id, *message_id, *user_id, emoji, *change),
         Op::Read {
             chat_id,
             user_id,
             last_read,
             ..
-        } => {
-            if community_store::chat_of_message(conn, *last_read)? != Some(*chat_id) {
-                let refusal = community::no_such_message(*last_read);
-                return Ok(Err(Error::field("last_read", refusal)));
-            }
-            let last_read = community_store::mark_read(conn, *user_id, *chat_id, *last_read)?;
-            let unread = community_store::unread(conn, *user_id, *chat_id, last_read)?;
-            Ok(Ok(Done::Read(ReadState {
-                chat_id: *chat_id,
-                last_read,
-                unread,
-            })))
-        }
+        } => community::read(conn, *chat_id, *user_id, *last_read),
         Op::Flush(_) => Ok(Ok(Done::Flushed)),
-    }
-}
-
-/// Inserts a message with whom it mentions.
-fn insert(
-    conn: &Connection,
-    chat_id: i64,
-    user_id: i64,
-    text: &str,
-    image: Option<&str>,
-) -> rusqlite::Result<Result<Done, Error>> {
-    let mentions = community::mention_candidates(text);
-    match messages::insert(
-        conn,
-        chat_id,
-        user_id,
-        text,
-        image,
-        &now_timestamp(),
-        &mentions,
-    ) {
-        Ok(id) => Ok(messages::get(conn, id)?
-            .map(Done::Posted)
-            .ok_or(Error::NotFound)),
-        // The chat (or the user) was deleted meanwhile.
-        Err(error) if is_foreign_key_violation(&error) => Ok(Err(Error::NotFound)),
-        Err(error) => Err(error),
     }
 }
 
@@ -554,5 +436,8 @@ fn refuse(op: Op, refusal: Error) {
     }
 }
 
+mod community;
 #[cfg(test)]
 mod tests;
+
+pub use community::ReadState;
