@@ -91,12 +91,15 @@ print("[dictionaries.chat_ids]")
 print(f"values = {json.dumps(sorted({c['id'] for c in chats}))}")
 print("[dictionaries.message_ids]")
 print(f"values = {json.dumps(sorted({m['id'] for m in messages}))}")
+print("[dictionaries.emoji]")
+print(f"values = {json.dumps(['👍', '🎉', '❤️', ':)'], ensure_ascii=False)}")
 print("[dictionaries.media_names]")
 print(f"values = {json.dumps(names)}")
 print("[parameters]")
 print('"path.id" = { dictionary = "chat_ids", probability = 0.5 }')
 print('"path.mid" = { dictionary = "message_ids", probability = 0.5 }')
 print('"path.name" = { dictionary = "media_names", probability = 0.5 }')
+print('"path.emoji" = { dictionary = "emoji", probability = 0.5 }')
 EOF
 
 checks=not_a_server_error,status_code_conformance,content_type_conformance

@@ -28,6 +28,9 @@
 //!   and losses of 1 sender at `--bigroom-rate` for `--seconds`, then every
 //!   socket closes at once and the server's close answers are counted (see
 //!   `bench/bigroom.rs`).
+//! - `search` (only when named: it builds 1,000,000 messages first): `GET /api/search/?q=` at `--search-connections` over a data
+//!   set of `--search-messages` messages it builds itself (chatd only; see
+//!   `bench/search.rs`).
 //!
 //! chatd runs as a child process of the release binary (`--chatd`) with a
 //! temporary data directory and rate limits raised; the baseline as a child
@@ -58,6 +61,8 @@ mod baseline_server;
 mod bigroom;
 #[path = "bench/common.rs"]
 mod common;
+#[path = "bench/search.rs"]
+mod search;
 
 use common::{pct_ms, round, HttpConn, ServerProcess};
 
@@ -74,9 +79,19 @@ struct Args {
     #[arg(long, default_value_t = 64)]
     connections: usize,
     /// Phases to run, comma-separated: process,list,history,create,fanout,max,idle
-    /// (the default), and bigroom (only when named).
+    /// (the default), and bigroom and search (only when named).
     #[arg(long, default_value = "process,list,history,create,fanout,max,idle")]
     only: String,
+    /// Search: messages in the data set.
+    #[arg(long, default_value_t = 1_000_000)]
+    search_messages: u64,
+    /// Search: keep the data set in this directory and reuse it on the next
+    /// run (default: a temporary directory, built anew).
+    #[arg(long)]
+    search_data: Option<PathBuf>,
+    /// Search: HTTP connections searching at once.
+    #[arg(long, default_value_t = 4)]
+    search_connections: usize,
     /// Fixed-rate fan-out: runs of each server (taking turns); figures are
     /// the medians.
     #[arg(long, default_value_t = 3)]
@@ -440,6 +455,20 @@ async fn main() -> anyhow::Result<()> {
         }
         drop(chatd);
         drop(baseline);
+    }
+
+    if has("search") {
+        search::search_phase(
+            &chatd_bin,
+            args.tmp.as_deref(),
+            args.search_data.as_deref(),
+            args.search_messages,
+            args.search_connections,
+            args.warmup,
+            args.seconds,
+            &mut report,
+        )
+        .await?;
     }
 
     if has("idle") {

@@ -303,6 +303,7 @@ impl Seeded {
             .replace("{room}", "films")
             .replace("{id}", &self.chat.to_string())
             .replace("{mid}", &self.message.to_string())
+            .replace("{emoji}", "%F0%9F%91%8D")
             .replace("{folder}", "chat_img")
             .replace("{name}", self.static_or_image(template))
     }
@@ -463,7 +464,11 @@ async fn every_documented_operation_exists_and_answers_as_documented() {
             let response = request.send().await.unwrap();
             let (status, _) = check(template, method, response).await;
             assert_ne!(status, 405);
-            let plain_get = !matches!(template.as_str(), "/metrics" | "/chat/{room}/{id}/");
+            // (A search needs its `q`.)
+            let plain_get = !matches!(
+                template.as_str(),
+                "/metrics" | "/chat/{room}/{id}/" | "/api/search/"
+            );
             if who == Some(&seeded.owner) && method == "get" && plain_get {
                 assert!(status < 400, "GET {url} as the owner: {status}");
             }
@@ -770,6 +775,79 @@ async fn real_responses_match_their_schemas() {
     assert_eq!(ann.delete("/api/user/").await.0, 204);
     let (status, body) = ann.get("/api/user/").await;
     assert_eq!((status, &body["code"]), (401, &json!("user_not_found")));
+}
+
+#[tokio::test]
+async fn community_responses_match_their_schemas() {
+    let app = spawn_app().await;
+    let anon = Caller {
+        app: &app,
+        token: None,
+    };
+    let (ann_token, ben_token) = (app.user("ann").await, app.user("ben").await);
+    let ann = Caller {
+        token: Some(&ann_token),
+        ..anon
+    };
+    let ben = Caller {
+        token: Some(&ben_token),
+        ..anon
+    };
+    let chat = app.new_chat_id(&ann_token, "books", "Dune").await;
+    let messages = format!("/api/chat/books/{chat}/messages/");
+
+    let (status, text) = ann
+        .post(&messages, Body::Json(json!({"text": "hi @ben"})))
+        .await;
+    assert_eq!((status, &text["mentions"]), (201, &json!(["ben"])));
+    let picture = file_form(
+        &[("text", "look")],
+        "image",
+        fixture("red.png"),
+        "a.png",
+        "image/png",
+    );
+    let (status, picture) = ben.post(&messages, Body::Multipart(picture)).await;
+    assert!(status == 201 && picture["image"].is_string(), "{picture}");
+    assert_eq!(ben.post(&messages, form(&[("text", " ")])).await.0, 400);
+    assert_eq!(anon.post(&messages, form(&[("text", "x")])).await.0, 401);
+    let text_plain = Body::Raw("text/plain", b"text=x".to_vec());
+    assert_eq!(ann.post(&messages, text_plain).await.0, 415);
+
+    let id = text["id"].as_i64().unwrap();
+    let reaction = format!("{messages}{id}/reactions/%F0%9F%91%8D/");
+    let (status, body) = ben.put(&reaction, Body::Empty).await;
+    assert_eq!(
+        (status, &body["reactions"][0]["users"]),
+        (200, &json!(["ben"]))
+    );
+    assert_eq!(ben.delete(&reaction).await.0, 200);
+    let letters = format!("{messages}{id}/reactions/ok/");
+    assert_eq!(ben.put(&letters, Body::Empty).await.0, 400);
+    assert_eq!(anon.put(&reaction, Body::Empty).await.0, 401);
+
+    let read = format!("/api/chat/books/{chat}/read/");
+    let (status, body) = ben.post(&read, Body::Json(json!({"last_read": id}))).await;
+    assert_eq!((status, &body["unread"]), (200, &json!(0)));
+    assert_eq!(ben.post(&read, form(&[("last_read", "x")])).await.0, 400);
+
+    let (status, page) = ben.get("/api/user/chats/").await;
+    assert_eq!((status, &page["count"]), (200, &json!(1)));
+    assert_eq!(anon.get("/api/user/chats/").await.0, 401);
+    let (status, page) = ben.get("/api/user/mentions/").await;
+    assert_eq!((status, &page["count"]), (200, &json!(1)));
+    assert_eq!(ben.get("/api/user/mentions/?page=2").await.0, 404);
+
+    let (status, page) = anon.get("/api/search/?q=look&room=books").await;
+    assert_eq!(
+        (status, &page["results"][0]["chat_title"]),
+        (200, &json!("Dune"))
+    );
+    assert_eq!(anon.get("/api/search/").await.0, 400);
+    assert_eq!(anon.get("/api/search/?q=x&room=movie").await.0, 400);
+    assert_eq!(anon.get("/api/search/?q=x&page=2").await.0, 404);
+    let (status, page) = anon.get("/api/chat/books/?search=dun").await;
+    assert_eq!((status, &page["count"]), (200, &json!(1)));
 }
 
 // ---------------------------------------------------------- schema checker

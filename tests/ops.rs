@@ -79,7 +79,8 @@ async fn check_finds_missing_images() {
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
     assert_eq!(
         stdout(&output),
-        "ok    integrity\nok    foreign keys\nok    media (1 files)\nok    no stray files\n"
+        "ok    integrity\nok    foreign keys\nok    search index messages_fts\n\
+         ok    search index chats_fts\nok    media (1 files)\nok    no stray files\n"
     );
 
     let img = chat["img"]

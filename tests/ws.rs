@@ -61,7 +61,11 @@ fn assert_fresh_message(message: &Value, chat: i64, user: i64, user_name: &str, 
     assert_eq!(message["text"], text, "{message}");
     assert_eq!(message["edited"], Value::Null, "{message}");
     assert_eq!(message["is_deleted"], false, "{message}");
-    assert_eq!(message.as_object().unwrap().len(), 9, "{message}");
+    // The community fields (API.md, "Community features") of a plain message.
+    assert_eq!(message["image"], Value::Null, "{message}");
+    assert_eq!(message["mentions"], json!([]), "{message}");
+    assert_eq!(message["reactions"], json!([]), "{message}");
+    assert_eq!(message.as_object().unwrap().len(), 12, "{message}");
     assert_timestamp(&message["timestamp"]);
 }
 

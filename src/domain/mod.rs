@@ -3,6 +3,7 @@
 //! pagination, and throttling.
 
 pub mod accounts;
+pub mod community;
 pub mod error;
 pub mod form;
 pub mod moderation;

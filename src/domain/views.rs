@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::rooms::Room;
 use crate::storage::chats::Chat;
 use crate::storage::media::DEFAULT_CHAT_IMG;
-use crate::storage::messages::Message;
+use crate::storage::messages::{Message, Reaction};
 use crate::storage::users::User;
 
 /// A chat as the API shows it.
@@ -163,12 +163,20 @@ pub struct MessageView {
     pub timestamp: String,
     pub edited: Option<String>,
     pub is_deleted: bool,
+    /// Absolute URL of the posted image; null when none (or deleted).
+    pub image: Option<String>,
+    pub mentions: Vec<String>,
+    pub reactions: Vec<Reaction>,
 }
 
 impl MessageView {
     pub fn new(message: Message, base: &str) -> MessageView {
+        let image = message.image.filter(|_| !message.is_deleted);
         MessageView {
             user_avatar: avatar_url(message.user_avatar.as_deref(), base),
+            image: avatar_url(image.as_deref(), base),
+            mentions: message.mentions,
+            reactions: message.reactions,
             id: message.id,
             chat: message.chat_id,
             user: message.user_id,

@@ -42,6 +42,11 @@ pub fn ok<T: Serialize + ?Sized>(value: &T) -> Response {
 }
 
 /// 204 with no body.
+/// 201 with a JSON body.
+pub fn created<T: Serialize + ?Sized>(value: &T) -> Response {
+    json(StatusCode::CREATED, value)
+}
+
 pub fn no_content() -> Response {
     let mut response = Response::new(Default::default());
     *response.status_mut() = StatusCode::NO_CONTENT;

@@ -28,6 +28,7 @@ use crate::live::protocol::{self, close, Command};
 use crate::live::writer::{Op, Reply};
 use crate::live::Live;
 use crate::rooms::Room;
+use crate::storage::community::ReactionChange;
 use crate::storage::users::User;
 use crate::storage::StorageError;
 
@@ -265,11 +266,21 @@ fn op(
         Ok(command) => command,
         Err(bad) => return Err(protocol::bad_frame(&bad)),
     };
-    let user_id = session
+    let user = session
         .user
         .as_ref()
-        .ok_or_else(|| refused(Error::NotAuthenticated))?
-        .id;
+        .ok_or_else(|| refused(Error::NotAuthenticated))?;
+    let user_id = user.id;
+    if command == Command::Typing {
+        // Before the frame budget: keystrokes must not use up the budget
+        // of messages; the typing gate bounds what they cost.
+        let live = &session.live;
+        if live.typing.allow(session.chat_id, user_id, Instant::now()) {
+            let frame = protocol::typing(&user.username);
+            live.hub.broadcast_others(session.chat_id, peer, frame);
+        }
+        return Ok(None);
+    }
     let limits = &session.live.limits;
     bucket
         .take(frame_rate(limits), Instant::now())
@@ -299,7 +310,22 @@ fn op(
             user_id,
             reply: Reply::Socket(peer.clone()),
         },
-        Command::Ping => return Ok(None), // answered above
+        Command::React { id, emoji } => Op::React {
+            chat_id,
+            message_id: id.ok_or_else(|| refused(Error::NotFound))?,
+            user_id,
+            emoji: protocol::emoji(emoji).map_err(refused)?,
+            change: ReactionChange::Toggle,
+            reply: Reply::Socket(peer.clone()),
+        },
+        Command::Read { id } => Op::Read {
+            chat_id,
+            user_id,
+            last_read: id.ok_or_else(|| refused(Error::NotFound))?,
+            reply: Reply::Socket(peer.clone()),
+        },
+        // Answered above.
+        Command::Ping | Command::Typing => return Ok(None),
     };
     Ok(Some(op))
 }

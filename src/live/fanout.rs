@@ -23,6 +23,8 @@ pub enum Event {
     MessageEdited(Message),
     /// A message was deleted (soft: its row remains, emptied).
     MessageDeleted(Message),
+    /// A message's reactions changed (the message as it is now).
+    Reactions(Message),
     /// A chat's description or image changed.
     ChatUpdated(Chat),
     /// The chat is gone: its sockets are told, then closed.

@@ -196,6 +196,27 @@ impl Hub {
         }
     }
 
+    /// Sends a frame that may be dropped (a typing notice) to every socket
+    /// of a chat but `except`; a full queue skips it rather than closing.
+    pub fn broadcast_others(&self, chat_id: i64, except: &Peer, frame: Utf8Bytes) {
+        let state = self.lock();
+        let Some(room) = state.chats.get(&chat_id) else {
+            return;
+        };
+        for member in room.members.values() {
+            if Arc::ptr_eq(&member.peer.control, &except.control)
+                || member.peer.control.close_code().is_some()
+            {
+                continue;
+            }
+            // Full or closing: this notice is skipped, nobody is closed.
+            let _ = member.peer.tx.try_send(Outbound::Text {
+                frame: frame.clone(),
+                message_id: None,
+            });
+        }
+    }
+
     /// Sends a last frame to every socket of a chat, closes them with
     /// `code`, and forgets the chat.
     pub fn close_chat(&self, chat_id: i64, code: u16, make: impl FnMut(&str) -> Utf8Bytes) {

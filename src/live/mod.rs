@@ -7,6 +7,7 @@
 //! - [`peer`]: one socket's queue and control block.
 //! - [`connection`] and [`outbound`]: one socket's life, its read and its
 //!   write half.
+//! - [`typing`]: the per-user gate of typing notices.
 //! - [`writer`]: the group-committing message writer, which stores a
 //!   message before anyone is told of it.
 //! - [`revocation`]: closes the sockets of users whose tokens were revoked,
@@ -30,6 +31,7 @@ pub mod outbound;
 pub mod peer;
 pub mod protocol;
 pub mod revocation;
+pub mod typing;
 pub mod writer;
 
 pub use fanout::{Event, Fanout};
@@ -46,6 +48,8 @@ pub struct Live {
     /// Reads for the `hello`.
     pub db: Db,
     pub limits: WsLimits,
+    /// Who told which chat they are typing, and when.
+    pub typing: typing::Typing,
     /// Where events go: the hub, for now (see [`fanout`]).
     fanout: Arc<dyn Fanout>,
 }
@@ -71,6 +75,7 @@ impl Live {
             writer,
             db,
             limits,
+            typing: typing::Typing::default(),
             fanout,
         })
     }

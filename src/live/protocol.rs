@@ -14,6 +14,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
 
+use crate::domain::community;
 use crate::domain::error::{messages, Error};
 use crate::domain::form::Value;
 use crate::domain::rules;
@@ -60,6 +61,12 @@ pub enum Command {
     Delete { id: Option<i64> },
     /// `{"type": "ping"}`, answered with [`pong`].
     Ping,
+    /// `{"type": "react", "id", "emoji"}`: toggles the sender's reaction.
+    React { id: Option<i64>, emoji: Json },
+    /// `{"type": "typing"}`: the sender is typing.
+    Typing,
+    /// `{"type": "read", "id"}`: the sender has read up to message `id`.
+    Read { id: Option<i64> },
 }
 
 /// What is wrong with a frame itself, apart from any domain rule; answered
@@ -131,6 +138,12 @@ pub fn parse(text: &str) -> Result<Command, BadFrame> {
         }),
         "delete" => Ok(Command::Delete { id }),
         "ping" => Ok(Command::Ping),
+        "react" => Ok(Command::React {
+            id,
+            emoji: take("emoji").unwrap_or(Json::Null),
+        }),
+        "typing" => Ok(Command::Typing),
+        "read" => Ok(Command::Read { id }),
         other => Err(BadFrame::UnknownType(format!(
             "Unknown frame type \"{other}\"."
         ))),
@@ -150,6 +163,15 @@ pub fn message_text(text: Json, max: usize) -> Result<String, Error> {
         other => Value::Json(other),
     };
     rules::message_text(Some(&value), max)
+}
+
+/// A `react` command's emoji, checked by [`community::emoji`].
+pub fn emoji(emoji: Json) -> Result<String, Error> {
+    match emoji {
+        Json::String(text) => community::emoji(&text),
+        Json::Null => Err(Error::field("emoji", messages::REQUIRED)),
+        _ => Err(Error::field("emoji", messages::NOT_A_STRING)),
+    }
 }
 
 /// A message's nonce: a string of at most [`MAX_NONCE_CHARS`] or a number;
@@ -224,6 +246,20 @@ pub fn pong() -> Utf8Bytes {
     Utf8Bytes::from_static(r#"{"type":"pong"}"#)
 }
 
+/// `{"type": "typing", "user": "nik"}`
+pub fn typing(user: &str) -> Utf8Bytes {
+    #[derive(Serialize)]
+    struct Typing<'a> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        user: &'a str,
+    }
+    frame(&Typing {
+        kind: "typing",
+        user,
+    })
+}
+
 /// `{"type": "presence", "online": N}`
 pub fn presence(online: usize) -> Utf8Bytes {
     format!(r#"{{"type":"presence","online":{online}}}"#).into()
@@ -241,6 +277,7 @@ pub fn event(event: &Event, base: &str) -> Utf8Bytes {
         ),
         Event::MessageEdited(message) => message_frame("message_edited", message, None, base),
         Event::MessageDeleted(message) => message_frame("message_deleted", message, None, base),
+        Event::Reactions(message) => message_frame("reactions", message, None, base),
         // Built as a JSON map, whose keys serialize sorted ("chat" first,
         // and the chat's own keys too): the bytes sockets always got.
         Event::ChatUpdated(chat) => frame(&serde_json::json!({
@@ -293,7 +330,7 @@ pub fn close_frame(code: u16) -> WsMessage {
     }))
 }
 
-/// `message`, `message_edited` and `message_deleted` frames.
+/// `message`, `message_edited`, `message_deleted` and `reactions` frames.
 fn message_frame(
     kind: &'static str,
     message: &Message,

@@ -28,8 +28,9 @@ use crate::domain::rules::{self, Actor};
 use crate::live::fanout::{Event, Fanout};
 use crate::live::peer::Peer;
 use crate::metrics::Metrics;
+use crate::storage::community::ReactionChange;
 use crate::storage::messages::{self, Message};
-use crate::storage::{self, is_foreign_key_violation, now_timestamp, StorageError};
+use crate::storage::{self, now_timestamp, StorageError};
 use crate::storage::{audit, users};
 
 /// Most operations committed in one transaction. A batch's messages reach
@@ -48,13 +49,13 @@ const QUEUE: usize = 8192;
 const BUSY_RETRY_FOR: Duration = Duration::from_secs(30);
 const BUSY_RETRY_WAIT: Duration = Duration::from_secs(1);
 
-/// Where the outcome of an edit or delete goes.
+/// Where the outcome of an edit, delete, reaction or read marker goes.
 #[derive(Debug)]
-pub enum Reply {
+pub enum Reply<T = Message> {
     /// A socket: it is told of a refusal (success is the broadcast).
     Socket(Peer),
-    /// A REST handler waiting for the changed message.
-    Http(oneshot::Sender<Result<Message, Error>>),
+    /// A REST handler waiting for the outcome.
+    Http(oneshot::Sender<Result<T, Error>>),
 }
 
 /// One write to make.
@@ -80,6 +81,32 @@ pub enum Op {
         message_id: i64,
         user_id: i64,
         reply: Reply,
+    },
+    /// A new message from a REST handler: text (may be empty) and/or the
+    /// media path of an image already stored.
+    PostHttp {
+        chat_id: i64,
+        user_id: i64,
+        text: String,
+        image: Option<String>,
+        reply: oneshot::Sender<Result<Message, Error>>,
+    },
+    /// Adds, removes or toggles `user_id`'s reaction `emoji` (checked).
+    React {
+        chat_id: i64,
+        message_id: i64,
+        user_id: i64,
+        emoji: String,
+        change: ReactionChange,
+        reply: Reply,
+    },
+    /// Moves `user_id`'s read marker in the chat forward to `last_read`, a
+    /// message of that chat.
+    Read {
+        chat_id: i64,
+        user_id: i64,
+        last_read: i64,
+        reply: Reply<ReadState>,
     },
     /// Answered once everything queued before it is committed.
     Flush(oneshot::Sender<()>),
@@ -163,7 +190,7 @@ impl Writer {
     }
 
     /// Queues the op `make` builds around a reply, and waits for the answer.
-    async fn ask(&self, make: impl FnOnce(Reply) -> Op) -> Result<Message, Error> {
+    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Op) -> Result<T, Error> {
         let (reply, answer) = oneshot::channel();
         self.submit(make(Reply::Http(reply))).await?;
         answer.await.map_err(Error::internal)?
@@ -214,6 +241,8 @@ enum Done {
     Posted(Message),
     Edited(Message),
     Deleted(Message),
+    Reacted(Message),
+    Read(ReadState),
     Flushed,
 }
 
@@ -314,14 +343,14 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Result<Done, Error>> {
             user_id,
             text,
             ..
-        } => match messages::insert(conn, *chat_id, *user_id, text, &now_timestamp()) {
-            Ok(id) => Ok(messages::get(conn, id)?
-                .map(Done::Posted)
-                .ok_or(Error::NotFound)),
-            // The chat (or the user) was deleted meanwhile.
-            Err(error) if is_foreign_key_violation(&error) => Ok(Err(Error::NotFound)),
-            Err(error) => Err(error),
-        },
+        } => community::insert(conn, *chat_id, *user_id, text, None),
+        Op::PostHttp {
+            chat_id,
+            user_id,
+            text,
+            image,
+            ..
+        } => community::insert(conn, *chat_id, *user_id, text, image.as_deref()),
         Op::Edit {
             chat_id,
             message_id,
@@ -333,7 +362,8 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Result<Done, Error>> {
                 Ok(message) => message,
                 Err(refusal) => return Ok(Err(refusal)),
             };
-            messages::edit(conn, message.id, text, &now_timestamp())?;
+            let mentions = crate::domain::community::mention_candidates(text);
+            messages::edit(conn, message.id, text, &now_timestamp(), &mentions)?;
             Ok(messages::get(conn, message.id)?
                 .map(Done::Edited)
                 .ok_or(Error::NotFound))
@@ -353,6 +383,20 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Result<Done, Error>> {
                 .map(Done::Deleted)
                 .ok_or(Error::NotFound))
         }
+        Op::React {
+            chat_id,
+            message_id,
+            user_id,
+            emoji,
+            change,
+            ..
+        } => community::react(conn, *chat_id, *message_id, *user_id, emoji, *change),
+        Op::Read {
+            chat_id,
+            user_id,
+            last_read,
+            ..
+        } => community::read(conn, *chat_id, *user_id, *last_read),
         Op::Flush(_) => Ok(Ok(Done::Flushed)),
     }
 }
@@ -424,6 +468,21 @@ fn finish(op: Op, outcome: Result<Done, Error>, fanout: &dyn Fanout) {
             fanout.publish(message.chat_id, Event::MessageDeleted(message.clone()));
             answer(reply, message);
         }
+        (Done::Posted(message), Op::PostHttp { reply, .. }) => {
+            fanout.publish(
+                message.chat_id,
+                Event::MessagePosted {
+                    message: message.clone(),
+                    nonce: None,
+                },
+            );
+            let _ = reply.send(Ok(message));
+        }
+        (Done::Reacted(message), Op::React { reply, .. }) => {
+            fanout.publish(message.chat_id, Event::Reactions(message.clone()));
+            answer(reply, message);
+        }
+        (Done::Read(state), Op::Read { reply, .. }) => answer(reply, state),
         (Done::Flushed, Op::Flush(done)) => {
             let _ = done.send(());
         }
@@ -432,10 +491,20 @@ fn finish(op: Op, outcome: Result<Done, Error>, fanout: &dyn Fanout) {
     }
 }
 
-/// A REST handler gets the changed message (a socket has the broadcast).
-fn answer(reply: Reply, message: Message) {
+/// A REST handler gets the outcome (a socket has the broadcast).
+fn answer<T>(reply: Reply<T>, outcome: T) {
     if let Reply::Http(reply) = reply {
-        let _ = reply.send(Ok(message));
+        let _ = reply.send(Ok(outcome));
+    }
+}
+
+/// Tells a socket or a REST handler why its op was refused.
+fn refuse_reply<T>(reply: Reply<T>, refusal: Error) {
+    match reply {
+        Reply::Socket(peer) => peer.refuse(&refusal),
+        Reply::Http(reply) => {
+            let _ = reply.send(Err(refusal));
+        }
     }
 }
 
@@ -443,17 +512,21 @@ fn answer(reply: Reply, message: Message) {
 fn refuse(op: Op, refusal: Error) {
     match op {
         Op::Post { origin, .. } => origin.refuse(&refusal),
-        Op::Edit { reply, .. } | Op::Delete { reply, .. } => match reply {
-            Reply::Socket(peer) => peer.refuse(&refusal),
-            Reply::Http(reply) => {
-                let _ = reply.send(Err(refusal));
-            }
-        },
+        Op::PostHttp { reply, .. } => {
+            let _ = reply.send(Err(refusal));
+        }
+        Op::Edit { reply, .. } | Op::Delete { reply, .. } | Op::React { reply, .. } => {
+            refuse_reply(reply, refusal)
+        }
+        Op::Read { reply, .. } => refuse_reply(reply, refusal),
         Op::Flush(done) => {
             let _ = done.send(());
         }
     }
 }
 
+mod community;
 #[cfg(test)]
 mod tests;
+
+pub use community::ReadState;

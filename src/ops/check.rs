@@ -1,6 +1,7 @@
 //! `chatd check`: is an instance's data sound? SQLite's integrity and
-//! foreign-key checks, that every image the database names exists, and
-//! which files no row names (the server removes those at its next start).
+//! foreign-key checks, the full-text indexes against the rows they index,
+//! that every image the database names exists, and which files no row
+//! names (the server removes those at its next start).
 //! Read-only, so it is safe while the server runs.
 
 use std::path::Path;
@@ -43,6 +44,15 @@ pub fn check(data_dir: &Path) -> anyhow::Result<bool> {
         healthy = false;
         println!("FAIL  foreign keys: {broken} rows point at missing rows");
     }
+    for (index, table) in [("messages_fts", "messages"), ("chats_fts", "chats")] {
+        match search_index_problems(&conn, index, table)? {
+            None => println!("ok    search index {index}"),
+            Some(problems) => {
+                healthy = false;
+                println!("FAIL  search index {index}: {problems}");
+            }
+        }
+    }
     let root = data_dir.join("media");
     let files = media::named_files(&conn)?;
     let mut missing: Vec<&String> = files.iter().filter(|f| !root.join(f).is_file()).collect();
@@ -71,4 +81,37 @@ pub fn check(data_dir: &Path) -> anyhow::Result<bool> {
         );
     }
     Ok(healthy)
+}
+
+/// What is wrong with a full-text index, read-only: FTS5's own structure
+/// check, then whether it indexes exactly the rows of its table (its
+/// `_docsize` shadow table has one row per indexed row). FTS5's
+/// `'integrity-check'` command would need a writable connection, and so
+/// the write lock of a running server.
+fn search_index_problems(
+    conn: &rusqlite::Connection,
+    index: &str,
+    table: &str,
+) -> rusqlite::Result<Option<String>> {
+    let mut problems: Vec<String> = conn
+        .prepare(&format!("PRAGMA integrity_check({index})"))?
+        .query_map([], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    problems.retain(|p| p != "ok");
+    let count = |sql: String| conn.query_row(&sql, [], |row| row.get::<_, i64>(0));
+    let ghosts = count(format!(
+        "SELECT COUNT(*) FROM {index}_docsize d WHERE NOT EXISTS \
+         (SELECT 1 FROM {table} t WHERE t.id = d.id)"
+    ))?;
+    if ghosts > 0 {
+        problems.push(format!("{ghosts} indexed rows are not in {table}"));
+    }
+    let unindexed = count(format!(
+        "SELECT COUNT(*) FROM {table} t WHERE NOT EXISTS \
+         (SELECT 1 FROM {index}_docsize d WHERE d.id = t.id)"
+    ))?;
+    if unindexed > 0 {
+        problems.push(format!("{unindexed} rows of {table} are not indexed"));
+    }
+    Ok((!problems.is_empty()).then(|| problems.join("; ")))
 }

@@ -248,7 +248,8 @@ fn write_conversation(
         let minutes_ago = ((lines.len() - i) * 17 + offset * 5) as i64;
         let at = crate::storage::timestamp(now - chrono::Duration::minutes(minutes_ago));
         let author = user_ids[(offset + i) % user_ids.len()];
-        messages::insert(conn, chat_id, author, line, &at)?;
+        let mentions = crate::domain::community::mention_candidates(line);
+        messages::insert(conn, chat_id, author, line, None, &at, &mentions)?;
     }
     Ok(lines.len())
 }

@@ -19,11 +19,17 @@ pub struct Chat {
     pub created_at: String,
 }
 
+/// The columns of a [`Chat`] ([`from_row`] reads them), used with
+/// `FROM chats c JOIN users u ON u.id = c.creator_id`.
+pub const COLUMNS: &str =
+    "c.id, c.room, c.title, c.description, c.img, c.creator_id, u.username, c.created_at";
+
 const SELECT: &str = "SELECT c.id, c.room, c.title, c.description, c.img, c.creator_id,
                              u.username, c.created_at
                       FROM chats c JOIN users u ON u.id = c.creator_id";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<Chat> {
+/// Reads a [`Chat`] from a row that starts with [`COLUMNS`].
+pub fn from_row(row: &Row<'_>) -> rusqlite::Result<Chat> {
     let room: String = row.get(1)?;
     Ok(Chat {
         id: row.get(0)?,
@@ -136,13 +142,14 @@ pub fn update(
     Ok(after.map(|chat| (chat, replaced)))
 }
 
-/// Deletes chat `id` (its messages go with it); returns its own image path.
+/// Deletes chat `id` (its messages go with it); returns its own image path
+/// and those of its messages' images.
 /// `Ok(None)` when there was no such chat.
 pub fn delete(
     conn: &mut Connection,
     room: Room,
     id: i64,
-) -> rusqlite::Result<Option<Option<String>>> {
+) -> rusqlite::Result<Option<(Option<String>, Vec<String>)>> {
     let tx = super::write_transaction(conn)?;
     let img: Option<Option<String>> = tx
         .query_row(
@@ -151,9 +158,11 @@ pub fn delete(
             |row| row.get(0),
         )
         .optional()?;
-    if img.is_some() {
-        tx.execute("DELETE FROM chats WHERE id = ?1", [id])?;
-    }
+    let Some(img) = img else {
+        return Ok(None);
+    };
+    let images = super::messages::images(&tx, id, 0)?;
+    tx.execute("DELETE FROM chats WHERE id = ?1", [id])?;
     tx.commit()?;
-    Ok(img)
+    Ok(Some((img, images)))
 }

@@ -21,7 +21,10 @@ pub const DEFAULT_IMAGE: &[u8] = include_bytes!("../assets/default.jpg");
 pub const DEFAULT_CHAT_IMG: &str = "chat_img/default.jpg";
 
 /// Folders under the media directory that hold files.
-pub const FOLDERS: [&str; 2] = ["chat_img", "avatars"];
+pub const FOLDERS: [&str; 3] = ["chat_img", "avatars", "msg_img"];
+
+/// The folder of images posted in messages.
+pub const MESSAGE_IMAGES: &str = "msg_img";
 
 /// An accepted image format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,7 +211,8 @@ impl Media {
 pub fn named_files(conn: &rusqlite::Connection) -> rusqlite::Result<HashSet<String>> {
     conn.prepare(
         "SELECT img FROM chats WHERE img IS NOT NULL \
-         UNION SELECT avatar FROM users WHERE avatar IS NOT NULL",
+         UNION SELECT avatar FROM users WHERE avatar IS NOT NULL \
+         UNION SELECT image FROM messages WHERE image IS NOT NULL",
     )?
     .query_map([], |row| row.get(0))?
     .collect()

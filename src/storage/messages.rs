@@ -16,11 +16,43 @@ pub struct Message {
     pub created_at: String,
     pub edited_at: Option<String>,
     pub is_deleted: bool,
+    /// Media path of the image posted with it.
+    pub image: Option<String>,
+    /// Usernames it mentions, in order of appearance.
+    pub mentions: Vec<String>,
+    /// Reactions, emoji in order of first use.
+    pub reactions: Vec<Reaction>,
 }
 
-const SELECT: &str = "SELECT m.id, m.chat_id, m.user_id, u.username, u.avatar, m.text,
-                             m.created_at, m.edited_at, m.is_deleted
-                      FROM messages m JOIN users u ON u.id = m.user_id";
+/// One emoji on a message and who reacted with it, in turn.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Reaction {
+    pub emoji: String,
+    pub users: Vec<String>,
+}
+
+/// The columns of a [`Message`], mentions and reactions as JSON arrays
+/// built by SQLite (one statement, no query per message). Used with
+/// `FROM messages m JOIN users u ON u.id = m.user_id`.
+macro_rules! columns {
+    () => {
+        "m.id, m.chat_id, m.user_id, u.username, u.avatar, m.text,
+       m.created_at, m.edited_at, m.is_deleted, m.image,
+       (SELECT json_group_array(mu.username ORDER BY mn.rowid)
+          FROM mentions mn JOIN users mu ON mu.id = mn.user_id WHERE mn.message_id = m.id),
+       (SELECT json_group_array(json_array(r.emoji, ru.username) ORDER BY r.id)
+          FROM reactions r JOIN users ru ON ru.id = r.user_id WHERE r.message_id = m.id)"
+    };
+}
+
+/// See [`columns!`]; [`message_from_row`] reads them.
+pub const COLUMNS: &str = columns!();
+
+const SELECT: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM messages m JOIN users u ON u.id = m.user_id"
+);
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
     Ok(Message {
@@ -33,23 +65,87 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
         created_at: row.get(6)?,
         edited_at: row.get(7)?,
         is_deleted: row.get(8)?,
+        image: row.get(9)?,
+        mentions: json_column(row, 10)?,
+        reactions: group_reactions(json_column::<Vec<(String, String)>>(row, 11)?),
     })
 }
 
-/// Inserts a message and returns its id. Fails with a FOREIGN KEY error
-/// when the chat is gone.
+/// Reads a [`Message`] from a row that starts with [`COLUMNS`].
+pub fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
+    from_row(row)
+}
+
+fn json_column<T: serde::de::DeserializeOwned>(row: &Row<'_>, index: usize) -> rusqlite::Result<T> {
+    let text: String = row.get(index)?;
+    serde_json::from_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, e.into())
+    })
+}
+
+/// `(emoji, user)` pairs in reaction order, grouped by emoji in order of
+/// first use.
+fn group_reactions(pairs: Vec<(String, String)>) -> Vec<Reaction> {
+    let mut reactions: Vec<Reaction> = Vec::new();
+    for (emoji, user) in pairs {
+        match reactions.iter_mut().find(|r| r.emoji == emoji) {
+            Some(reaction) => reaction.users.push(user),
+            None => reactions.push(Reaction {
+                emoji,
+                users: vec![user],
+            }),
+        }
+    }
+    reactions
+}
+
+/// Inserts a message (with the media path of its image, if any) and
+/// records whom it mentions (see [`record_mentions`]); returns its id. Fails with a FOREIGN KEY
+/// error when the chat is gone.
 pub fn insert(
     conn: &Connection,
     chat_id: i64,
     user_id: i64,
     text: &str,
+    image: Option<&str>,
     at: &str,
+    mentions: &[Vec<String>],
 ) -> rusqlite::Result<i64> {
     conn.prepare_cached(
-        "INSERT INTO messages (chat_id, user_id, text, created_at) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO messages (chat_id, user_id, text, created_at, image)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(params![chat_id, user_id, text, at])?;
-    Ok(conn.last_insert_rowid())
+    .execute(params![chat_id, user_id, text, at, image])?;
+    let id = conn.last_insert_rowid();
+    record_mentions(conn, id, mentions)?;
+    Ok(id)
+}
+
+/// Records which users message `id` mentions, replacing what was recorded:
+/// `mentions` holds, per `@name` of the text, the usernames to try in turn
+/// (the first that exists is the one meant).
+pub fn record_mentions(
+    conn: &Connection,
+    id: i64,
+    mentions: &[Vec<String>],
+) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM mentions WHERE message_id = ?1")?
+        .execute([id])?;
+    let mut find = conn.prepare_cached("SELECT id FROM users WHERE username_key = ?1")?;
+    let mut add = conn
+        .prepare_cached("INSERT OR IGNORE INTO mentions (message_id, user_id) VALUES (?1, ?2)")?;
+    for candidates in mentions {
+        for name in candidates {
+            if let Some(user_id) = find
+                .query_row([super::users::key(name)], |row| row.get::<_, i64>(0))
+                .optional()?
+            {
+                add.execute(params![id, user_id])?;
+                break;
+            }
+        }
+    }
+    Ok(())
 }
 
 pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Message>> {
@@ -92,18 +188,42 @@ pub fn last(conn: &Connection, chat_id: i64, n: u64) -> rusqlite::Result<Vec<Mes
     Ok(messages)
 }
 
-/// Replaces the text of a message and marks it edited.
-pub fn edit(conn: &Connection, id: i64, text: &str, at: &str) -> rusqlite::Result<()> {
+/// Replaces the text of a message, marks it edited and records whom the
+/// new text mentions.
+pub fn edit(
+    conn: &Connection,
+    id: i64,
+    text: &str,
+    at: &str,
+    mentions: &[Vec<String>],
+) -> rusqlite::Result<()> {
     conn.prepare_cached("UPDATE messages SET text = ?2, edited_at = ?3 WHERE id = ?1")?
         .execute(params![id, text, at])?;
-    Ok(())
+    record_mentions(conn, id, mentions)
 }
 
-/// Soft-deletes a message: it stays in history, without its text.
+/// Soft-deletes a message: it stays in history without its text, mentions
+/// and reactions. Its image file stays with the row (views hide it) and
+/// goes when the chat or its author does.
 pub fn soft_delete(conn: &Connection, id: i64) -> rusqlite::Result<()> {
     conn.prepare_cached("UPDATE messages SET text = '', is_deleted = 1 WHERE id = ?1")?
         .execute([id])?;
+    conn.prepare_cached("DELETE FROM mentions WHERE message_id = ?1")?
+        .execute([id])?;
+    conn.prepare_cached("DELETE FROM reactions WHERE message_id = ?1")?
+        .execute([id])?;
     Ok(())
+}
+
+/// Media paths of message images in chat `chat_id` or by user `user_id`
+/// (what deleting that chat or user removes).
+pub fn images(conn: &Connection, chat_id: i64, user_id: i64) -> rusqlite::Result<Vec<String>> {
+    conn.prepare_cached(
+        "SELECT image FROM messages WHERE chat_id = ?1 AND image IS NOT NULL
+         UNION SELECT image FROM messages WHERE user_id = ?2 AND image IS NOT NULL",
+    )?
+    .query_map(params![chat_id, user_id], |row| row.get(0))?
+    .collect()
 }
 
 /// The highest message id of a chat (0 when it has none).

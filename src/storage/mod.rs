@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod audit;
 pub mod chats;
+pub mod community;
 mod error;
 pub mod invites;
 mod lanes;
@@ -33,12 +34,14 @@ pub const SCHEMA: &str = include_str!("../../schema.sql");
 /// The version [`SCHEMA`] describes, recorded in `PRAGMA user_version`.
 pub const SCHEMA_VERSION: i64 = 3;
 
-/// Steps that bring a database of version `i + 1` to version `i + 2`; a
-/// schema change appends its step here. New tables need no step: schema.sql
-/// creates them; a step adds what `CREATE TABLE IF NOT EXISTS` cannot.
+/// Steps that bring a database of version `i + 1` to version `i + 2`.
+/// Each is frozen once released; a schema change appends its step here (a
+/// file under `migrations/` or a short statement) and updates schema.sql to
+/// the newest shape. New tables need no step: schema.sql creates them; a
+/// step adds what `CREATE TABLE IF NOT EXISTS` cannot.
 const MIGRATIONS: &[&str] = &[
-    // v1 -> v2
-    "-- v2: community features (merged separately)",
+    // v1 -> v2: community features
+    include_str!("migrations/002_community.sql"),
     // v2 -> v3: moderation (staff, suspensions)
     "ALTER TABLE users ADD COLUMN is_staff INTEGER NOT NULL DEFAULT 0 CHECK (is_staff IN (0, 1));
      ALTER TABLE users ADD COLUMN is_active INTEGER NOT NULL DEFAULT 1 CHECK (is_active IN (0, 1));
@@ -250,6 +253,11 @@ pub fn now_timestamp() -> String {
 mod tests {
     use super::*;
 
+    fn user_version(conn: &Connection) -> i64 {
+        conn.pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap()
+    }
+
     #[test]
     fn opening_twice_keeps_the_schema_version() {
         let dir = tempfile::tempdir().unwrap();
@@ -257,10 +265,7 @@ mod tests {
         Db::open(&path).unwrap();
         Db::open(&path).unwrap();
         let conn = Connection::open(&path).unwrap();
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |row| row.get(0))
-            .unwrap();
-        assert_eq!(version, SCHEMA_VERSION);
+        assert_eq!(user_version(&conn), SCHEMA_VERSION);
         let mode: String = conn
             .pragma_query_value(None, "journal_mode", |row| row.get(0))
             .unwrap();
@@ -320,6 +325,44 @@ mod tests {
             .unwrap();
         let error = Db::open(&path).err().expect("must refuse");
         assert!(error.to_string().contains("newer"), "{error}");
+    }
+
+    #[test]
+    fn a_version_1_database_migrates_and_its_messages_become_searchable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chat.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(include_str!("../../tests/fixtures/schema_v1.sql"))
+                .unwrap();
+            conn.execute_batch(
+                "PRAGMA user_version = 1;
+                 INSERT INTO users (username, username_key, email, email_key, password_hash, created_at)
+                 VALUES ('nik', 'nik', 'n@x.io', 'n@x.io', '-', '2023-01-01T00:00:00.000000Z');
+                 INSERT INTO chats (room, title, description, creator_id, created_at)
+                 VALUES ('books', 'Crème brûlée', 'Desserts', 1, '2023-01-01T00:00:00.000000Z');
+                 INSERT INTO messages (chat_id, user_id, text, created_at)
+                 VALUES (1, 1, 'Déjà vu', '2023-01-01T00:00:00.000000Z');",
+            )
+            .unwrap();
+        }
+        Db::open(&path).unwrap();
+        let conn = Connection::open(&path).unwrap();
+        assert_eq!(user_version(&conn), SCHEMA_VERSION);
+        let found = |index: &str, word: &str| -> i64 {
+            let sql = format!("SELECT rowid FROM {index} WHERE {index} MATCH '\"{word}\"*'");
+            conn.query_row(&sql, [], |row| row.get(0)).unwrap()
+        };
+        assert_eq!(found("messages_fts", "deja"), 1);
+        assert_eq!(found("chats_fts", "creme"), 1);
+        let message = messages::get(&conn, 1).unwrap().unwrap();
+        assert_eq!(message.image, None);
+        assert!(message.reactions.is_empty() && message.mentions.is_empty());
+        conn.execute(
+            "INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')",
+            [],
+        )
+        .unwrap();
     }
 
     #[test]

@@ -192,8 +192,12 @@ pub fn delete(conn: &mut Connection, id: i64) -> rusqlite::Result<Option<Deleted
         let (chat_id, img) = row?;
         deleted.chat_ids.push(chat_id);
         deleted.files.extend(img);
+        deleted
+            .files
+            .extend(super::messages::images(&tx, chat_id, 0)?);
     }
     drop(chats);
+    deleted.files.extend(super::messages::images(&tx, 0, id)?);
     deleted.files.extend(avatar);
     tx.execute("DELETE FROM users WHERE id = ?1", [id])?;
     tx.commit()?;

@@ -101,6 +101,22 @@ async fn create(mut req: Req, user: User, room: Option<Room>) -> Result<Response
 }
 
 async fn list(room: Room, req: Req) -> Result<Response, ApiError> {
+    // `?search=`: chats whose title or description has every word (as a
+    // prefix); without searchable words it filters nothing, as DRF's
+    // SearchFilter does. Search pages are not cached.
+    let query = crate::domain::pagination::query_pairs(&req.query);
+    let search = crate::domain::pagination::query_value(&query, "search")
+        .map(crate::domain::community::search_words)
+        .and_then(|words| crate::storage::community::fts_query(&words));
+    if let Some(search) = search {
+        let page = paged(
+            &req,
+            |db, page| async move { db.matching_chats(room, search, page, PAGE_SIZE).await },
+            ChatView::new,
+        )
+        .await?;
+        return Ok(reply::ok_bytes(page));
+    }
     cached(&req, Scope::Room(room), || {
         paged(
             &req,

@@ -1,5 +1,6 @@
-//! A chat's messages over REST: history (`?page=` / `?after=`), and one
-//! message's GET, PATCH and DELETE (soft) by its author or staff.
+//! A chat's messages over REST: history (`?page=` / `?after=`), posting
+//! (in [`super::community`]), and one message's GET, PATCH and DELETE
+//! (soft) by its author or staff.
 //! Changes go through the message writer, which broadcasts them to the
 //! chat's sockets exactly as if they had been made over a socket.
 
@@ -37,8 +38,10 @@ pub fn routes(
 }
 
 async fn history(room: String, chat_id: i64, req: Req) -> Result<Response, ApiError> {
-    if !matches!(req.method, Method::GET | Method::HEAD) {
-        return other_method(&req.method, "GET, HEAD, OPTIONS");
+    match req.method {
+        Method::GET | Method::HEAD => {}
+        Method::POST => return super::community::post(room, chat_id, req).await,
+        ref method => return other_method(method, "GET, POST, HEAD, OPTIONS"),
     }
     let room = path_room(&room)?;
     let query = pagination::query_pairs(&req.query);

@@ -10,6 +10,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod chats;
+pub mod community;
 pub mod health;
 pub mod media;
 pub mod messages;
@@ -51,6 +52,8 @@ pub fn routes(app: Arc<App>, pages: Arc<Pages>) -> BoxedFilter<(Response,)> {
         .or(chats::routes(req.clone()))
         .unify()
         .or(messages::routes(req.clone()))
+        .unify()
+        .or(community::routes(req.clone()))
         .unify()
         .or(ws::routes(req.clone()))
         .unify()

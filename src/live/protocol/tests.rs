@@ -103,10 +103,13 @@ fn message(is_deleted: bool) -> Message {
         created_at: "2026-01-01T00:00:01.000000Z".to_string(),
         edited_at: None,
         is_deleted,
+        image: None,
+        mentions: Vec::new(),
+        reactions: Vec::new(),
     }
 }
 
-const MESSAGE: &str = r#"{"id":3,"chat":7,"user":1,"user_name":"alice","user_avatar":null,"text":"hi","timestamp":"2026-01-01T00:00:01.000000Z","edited":null,"is_deleted":false}"#;
+const MESSAGE: &str = r#"{"id":3,"chat":7,"user":1,"user_name":"alice","user_avatar":null,"text":"hi","timestamp":"2026-01-01T00:00:01.000000Z","edited":null,"is_deleted":false,"image":null,"mentions":[],"reactions":[]}"#;
 
 #[test]
 fn event_frames_are_todays_bytes() {
@@ -232,4 +235,28 @@ fn close_frames_say_why() {
     };
     assert_eq!(u16::from(frame.code), 4404);
     assert_eq!(frame.reason.as_str(), "chat deleted");
+}
+
+#[test]
+fn community_commands_and_frames() {
+    assert_eq!(
+        parse(r#"{"type":"react","id":3,"emoji":"👍"}"#),
+        Ok(Command::React {
+            id: Some(3),
+            emoji: json!("👍")
+        })
+    );
+    assert_eq!(parse(r#"{"type":"typing"}"#), Ok(Command::Typing));
+    assert_eq!(
+        parse(r#"{"type":"read","id":"x"}"#),
+        Ok(Command::Read { id: None })
+    );
+    assert_eq!(typing("nik").as_str(), r#"{"type":"typing","user":"nik"}"#);
+    assert_eq!(
+        event(&Event::Reactions(message(false)), "http://h").as_str(),
+        format!(r#"{{"type":"reactions","message":{MESSAGE}}}"#)
+    );
+    assert!(emoji(json!("a")).is_err());
+    assert!(emoji(json!(5)).is_err());
+    assert_eq!(emoji(json!("🎉")).unwrap(), "🎉");
 }
