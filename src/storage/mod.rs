@@ -272,13 +272,9 @@ mod tests {
         assert_eq!(mode, "wal");
     }
 
-    /// The users table exactly as schema version 1 made it.
-    const USERS_V1: &str = "CREATE TABLE users (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, username TEXT NOT NULL,
-        username_key TEXT NOT NULL UNIQUE, email TEXT NOT NULL,
-        email_key TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL, avatar TEXT,
-        token_version INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL);
-        INSERT INTO users (username, username_key, email, email_key, password_hash, created_at)
+    /// A user in a database of schema version 1 (the schema itself is
+    /// `tests/fixtures/schema_v1.sql`).
+    const USER_V1: &str = "INSERT INTO users (username, username_key, email, email_key, password_hash, created_at)
         VALUES ('old', 'old', 'old@example.com', 'old@example.com', 'h', '2023-01-01T00:00:00.000000Z');
         PRAGMA user_version = 1;";
 
@@ -286,10 +282,11 @@ mod tests {
     fn a_version_1_database_is_migrated_keeping_its_users() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("chat.db");
-        Connection::open(&path)
-            .unwrap()
-            .execute_batch(USERS_V1)
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(include_str!("../../tests/fixtures/schema_v1.sql"))
             .unwrap();
+        conn.execute_batch(USER_V1).unwrap();
+        drop(conn);
         Db::open(&path).unwrap();
         let conn = Connection::open(&path).unwrap();
         let version: i64 = conn
