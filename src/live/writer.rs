@@ -24,14 +24,12 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::domain::error::Error;
-use crate::domain::rules::{self, Actor};
 use crate::live::fanout::{Event, Fanout};
 use crate::live::peer::Peer;
 use crate::metrics::Metrics;
 use crate::storage::community::ReactionChange;
-use crate::storage::messages::{self, Message};
-use crate::storage::{self, now_timestamp, StorageError};
-use crate::storage::{audit, users};
+use crate::storage::messages::Message;
+use crate::storage::{self, StorageError};
 
 /// Most operations committed in one transaction. A batch's messages reach
 /// each socket's queue at once, so this stays well below the default queue
@@ -307,7 +305,7 @@ fn try_batch(conn: &mut Connection, batch: &[Op]) -> rusqlite::Result<Vec<Result
     let tx = storage::write_transaction(conn)?;
     let mut outcomes = Vec::with_capacity(batch.len());
     for op in batch {
-        outcomes.push(apply(&tx, op)?);
+        outcomes.push(apply::apply(&tx, op)?);
     }
     tx.commit()?;
     Ok(outcomes)
@@ -332,112 +330,6 @@ fn refuse_http(batch: &mut Vec<Op>) {
     for op in http {
         refuse(op, Error::Storage(StorageError::Busy));
     }
-}
-
-/// Applies one operation inside the batch's transaction. `Ok(Err(_))` is a
-/// refusal (the batch goes on); `Err(_)` aborts the batch.
-fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Result<Done, Error>> {
-    match op {
-        Op::Post {
-            chat_id,
-            user_id,
-            text,
-            ..
-        } => community::insert(conn, *chat_id, *user_id, text, None),
-        Op::PostHttp {
-            chat_id,
-            user_id,
-            text,
-            image,
-            ..
-        } => community::insert(conn, *chat_id, *user_id, text, image.as_deref()),
-        Op::Edit {
-            chat_id,
-            message_id,
-            user_id,
-            text,
-            ..
-        } => {
-            let message = match changeable(conn, *chat_id, *message_id, *user_id, "edit")? {
-                Ok(message) => message,
-                Err(refusal) => return Ok(Err(refusal)),
-            };
-            let mentions = crate::domain::community::mention_candidates(text);
-            messages::edit(conn, message.id, text, &now_timestamp(), &mentions)?;
-            Ok(messages::get(conn, message.id)?
-                .map(Done::Edited)
-                .ok_or(Error::NotFound))
-        }
-        Op::Delete {
-            chat_id,
-            message_id,
-            user_id,
-            ..
-        } => {
-            let message = match changeable(conn, *chat_id, *message_id, *user_id, "delete")? {
-                Ok(message) => message,
-                Err(refusal) => return Ok(Err(refusal)),
-            };
-            messages::soft_delete(conn, message.id)?;
-            Ok(messages::get(conn, message.id)?
-                .map(Done::Deleted)
-                .ok_or(Error::NotFound))
-        }
-        Op::React {
-            chat_id,
-            message_id,
-            user_id,
-            emoji,
-            change,
-            ..
-        } => community::react(conn, *chat_id, *message_id, *user_id, emoji, *change),
-        Op::Read {
-            chat_id,
-            user_id,
-            last_read,
-            ..
-        } => community::read(conn, *chat_id, *user_id, *last_read),
-        Op::Flush(_) => Ok(Ok(Done::Flushed)),
-    }
-}
-
-/// The message if it is in the chat, not deleted, and `user_id` may
-/// `change` it (`edit` or `delete`): its author, or staff, read in this
-/// transaction so a staff flag changed meanwhile counts. A staff change
-/// to someone else's message is recorded in the audit log, committed
-/// with it.
-fn changeable(
-    conn: &Connection,
-    chat_id: i64,
-    message_id: i64,
-    user_id: i64,
-    change: &str,
-) -> rusqlite::Result<Result<Message, Error>> {
-    let message = match messages::get(conn, message_id)? {
-        Some(message) if message.chat_id == chat_id && !message.is_deleted => message,
-        _ => return Ok(Err(Error::NotFound)),
-    };
-    if message.user_id == user_id {
-        return Ok(Ok(message));
-    }
-    let Some(actor) = users::get(conn, user_id)?.filter(|user| user.is_active) else {
-        return Ok(Err(Error::PermissionDenied));
-    };
-    Ok(
-        match rules::check_message_change(Actor::of(&actor), message.user_id) {
-            Ok(_) => {
-                let text: String = message.text.chars().take(200).collect();
-                let detail = format!("by {} in chat {chat_id}: {text}", message.user_name);
-                let (action, target) = (
-                    format!("message.{change}"),
-                    format!("message {}", message.id),
-                );
-                audit::record(conn, &actor.username, &action, &target, &detail)?;
-                Ok(message)
-            }
-            Err(refusal) => Err(refusal),
-        },
-    )
 }
 
 /// A storage error of the same kind as `error`, for one more op of a
@@ -525,6 +417,7 @@ fn refuse(op: Op, refusal: Error) {
     }
 }
 
+mod apply;
 mod community;
 #[cfg(test)]
 mod tests;
