@@ -7,7 +7,7 @@ use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 use warp::Filter;
 
-use super::{other_method, paged, respond, Req, ReqFilter};
+use super::{other_method, paged, percent_decode, respond, Req, ReqFilter};
 use crate::domain::moderation;
 use crate::domain::pagination::PAGE_SIZE;
 use crate::domain::views::{AdminUserView, AuditView, InviteView, SuspensionView};
@@ -147,40 +147,4 @@ async fn audit(req: Req) -> Result<Response, ApiError> {
     )
     .await?;
     Ok(reply::ok_bytes(page))
-}
-
-/// A path segment with its `%XX` escapes decoded; `None` when that is not
-/// UTF-8.
-fn percent_decode(segment: &str) -> Option<String> {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn path_segments_are_percent_decoded() {
-        assert_eq!(super::percent_decode("n%40x.y").as_deref(), Some("n@x.y"));
-        assert_eq!(super::percent_decode("%C3%A9").as_deref(), Some("é"));
-        assert_eq!(super::percent_decode("100%").as_deref(), Some("100%"));
-        assert_eq!(super::percent_decode("%FF"), None);
-    }
 }

@@ -8,7 +8,7 @@ use warp::reply::Response;
 use warp::Filter;
 
 use super::chats::path_room;
-use super::{other_method, paged, respond, Req, ReqFilter};
+use super::{other_method, paged, percent_decode, respond, Req, ReqFilter};
 use crate::domain::community;
 use crate::domain::pagination::{self, PAGE_SIZE};
 use crate::domain::views::{ChatView, MessageView};
@@ -260,37 +260,4 @@ async fn search(req: Req) -> Result<Response, ApiError> {
     )
     .await?;
     Ok(reply::ok_bytes(page))
-}
-
-/// Decodes a percent-encoded path segment; `None` when it is not UTF-8 or
-/// an escape is broken.
-fn percent_decode(segment: &str) -> Option<String> {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn path_segments_are_percent_decoded() {
-        assert_eq!(percent_decode("%F0%9F%91%8D").as_deref(), Some("👍"));
-        assert_eq!(percent_decode(":)").as_deref(), Some(":)"));
-        assert_eq!(percent_decode("%F0%9F"), None);
-        assert_eq!(percent_decode("%G1"), None);
-        assert_eq!(percent_decode("%4"), None);
-    }
 }

@@ -161,3 +161,47 @@ pub fn other_method(method: &Method, allow: &'static str) -> Result<Response, Ap
         Err(ApiError::method_not_allowed(method, allow))
     }
 }
+
+/// A path segment with its `%XX` escapes decoded (a `%` that starts no
+/// escape is kept as it is); `None` when the result is not UTF-8.
+pub fn percent_decode(segment: &str) -> Option<String> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_decode;
+
+    #[test]
+    fn path_segments_are_percent_decoded() {
+        assert_eq!(percent_decode("n%40x.y").as_deref(), Some("n@x.y"));
+        assert_eq!(percent_decode("%C3%A9").as_deref(), Some("é"));
+        assert_eq!(percent_decode("%F0%9F%91%8D").as_deref(), Some("👍"));
+        assert_eq!(percent_decode(":)").as_deref(), Some(":)"));
+        // A `%` that starts no escape is kept as it is.
+        assert_eq!(percent_decode("100%").as_deref(), Some("100%"));
+        assert_eq!(percent_decode("%G1").as_deref(), Some("%G1"));
+        // Not UTF-8 once decoded.
+        assert_eq!(percent_decode("%FF"), None);
+        assert_eq!(percent_decode("%F0%9F"), None);
+    }
+}
