@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use serde_json::json;
 
 use super::*;
+use crate::live::fanout::Event;
 use crate::live::peer::{Control, Outbound};
 use crate::live::protocol;
 use crate::rooms::Room;
