@@ -69,23 +69,29 @@ async fn nul_characters_are_refused_in_every_string_field() {
     );
 }
 
+/// Registers with form fields; the status and body.
+async fn register(app: &common::TestApp, username: &str, email: &str) -> (u16, serde_json::Value) {
+    let fields = [
+        ("username", username),
+        ("email", email),
+        ("password", PASSWORD),
+    ];
+    let response = app
+        .client
+        .post(app.url("/api/register/"))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    json_of(response).await
+}
+
 #[tokio::test]
 async fn usernames_are_nfkc_normalised_before_uniqueness() {
     let app = spawn_app().await;
     app.register("full").await;
-    let response = app
-        .client
-        .post(app.url("/api/register/"))
-        .form(&[
-            ("username", "ｆｕｌｌ"),
-            ("email", "other@example.com"),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        json_of(response).await,
+        register(&app, "ｆｕｌｌ", "other@example.com").await,
         (
             400,
             json!({"username": ["A user with that username already exists."]})
@@ -93,19 +99,8 @@ async fn usernames_are_nfkc_normalised_before_uniqueness() {
     );
 
     // A fullwidth name of its own is stored in its normal form...
-    let response = app
-        .client
-        .post(app.url("/api/register/"))
-        .form(&[
-            ("username", "ｎｉｋ"),
-            ("email", "nik@example.com"),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        json_of(response).await,
+        register(&app, "ｎｉｋ", "nik@example.com").await,
         (201, json!({"username": "nik", "email": "nik@example.com"}))
     );
     // ...and either spelling logs in.

@@ -105,21 +105,13 @@ where
 {
     let query = pagination::query_pairs(&req.query);
     let page_param = pagination::query_value(&query, "page").map(str::to_string);
-    let chosen = std::sync::Arc::new(std::sync::Mutex::new(None));
     let chooser: PageChooser = {
-        let chosen = chosen.clone();
-        Box::new(move |count| {
-            let page = PageRequest::new(page_param.as_deref(), count)?;
-            *chosen.lock().unwrap_or_else(|p| p.into_inner()) = Some(page);
-            Ok(page.offset())
-        })
+        let page_param = page_param.clone();
+        Box::new(move |count| Ok(PageRequest::new(page_param.as_deref(), count)?.offset()))
     };
     let Counted { count, rows } = load(req.app.db.clone(), chooser).await?;
-    let page = chosen
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .take()
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no page was chosen")))?;
+    // The same count gives the same page the chooser accepted.
+    let page = PageRequest::new(page_param.as_deref(), count)?;
     let base = req.base_url();
     let (next, previous) = pagination::links(page, &format!("{base}{}", req.path), &query);
     let page = crate::domain::views::Page {
