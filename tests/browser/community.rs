@@ -1,0 +1,1 @@
+//! Community features in the browser.
