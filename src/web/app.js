@@ -10,14 +10,20 @@ import { ACCESS, REFRESH, ROOMS, state } from './state.js';
 import { LOGGED_OUT, loadMe, scheduleRefresh } from './api.js';
 import { $, renderAccount } from './dom.js';
 import { showRoom, turnPage, setupNewChat } from './rooms.js';
-import { setupComposer } from './chat.js';
+import { setupComposer } from './composer.js';
 import { openChat, closeChat } from './socket.js';
+import { showMine, setupUnread } from './unread.js';
+import { showMentions, showSearch, setupSearch } from './feeds.js';
 import { showLogin, showProfile, setupAccounts } from './account.js';
 import { showAdmin, setupAdmin } from './admin.js';
 
+function decoded(part) {
+  try { return decodeURIComponent(part); } catch { return part; }
+}
+
 function route() {
   closeChat();
-  const [first, second] = location.hash.replace(/^#\/?/, '').split('/');
+  const [first, second, third] = location.hash.replace(/^#\/?/, '').split('/');
   if (first === 'login') { if (state.me) location.hash = state.returnTo; else showLogin(); return; }
   if (first === 'profile') { if (state.me) showProfile(); else location.hash = '#/login'; return; }
   if (first === 'admin') {
@@ -25,16 +31,33 @@ function route() {
     else location.replace(state.me ? `#/${state.currentRoom}` : '#/login');
     return;
   }
+  if (first === 'search' && second) { showSearch(decoded(second)); return; }
+  if (first === 'mine' || first === 'mentions') {
+    if (!state.me) { state.returnTo = location.hash; location.hash = '#/login'; return; }
+    if (first === 'mine') showMine();
+    else showMentions();
+    return;
+  }
   if (!ROOMS.includes(first)) { location.replace(`#/${state.currentRoom}`); return; }
   state.currentRoom = first;
   state.returnTo = location.hash;
-  if (/^\d+$/.test(second || '')) openChat(first, Number(second));
+  const focus = /^\d+$/.test(third || '') ? Number(third) : null;
+  if (/^\d+$/.test(second || '')) openChat(first, Number(second), focus);
   else showRoom(first);
+}
+
+/** Escape leaves a list view for the room it came from. */
+function onEscape(event) {
+  if (event.key !== 'Escape' || event.defaultPrevented) return;
+  if (['mine', 'mentions', 'search'].includes(document.body.dataset.view)) location.hash = `#/${state.currentRoom}`;
 }
 
 async function start() {
   setupNewChat();
   setupComposer();
+  setupUnread();
+  setupSearch();
+  document.addEventListener('keydown', onEscape);
   setupAccounts();
   setupAdmin();
   $('#prev-page').addEventListener('click', () => turnPage(-1));

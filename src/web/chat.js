@@ -1,16 +1,22 @@
-// The view of one open chat: its head, the message list, editing and
-// deleting one's own messages (staff: anyone's), and the composer. socket.js feeds it frames;
-// this module does not import socket.js, so imports run one way only.
+// The view of one open chat: its head, the message list (text with
+// mentions marked, images, reactions), editing and deleting one's own
+// messages (staff: anyone's). socket.js feeds it frames; composer.js writes.
+// This module imports neither, so imports run one way only.
 
 import { state } from './state.js';
-import { $, h, show, setTab, label, fmtTime, avatar, confirmButton } from './dom.js';
+import {
+  $, h, show, setTab, label, fmtTime, avatar, confirmButton, highlight, escapeRegex,
+} from './dom.js';
+import { reactionsRow } from './reactions.js';
 
 /** Empties the chat view for a chat that is about to load. */
 export function showChat(room) {
   show('chat');
   setTab(room);
   $('#chat-back').href = `#/${room}`;
-  for (const sel of ['#chat-title', '#chat-sub', '#chat-desc', '#chat-online', '#composer-error']) $(sel).textContent = '';
+  for (const sel of ['#chat-title', '#chat-sub', '#chat-desc', '#chat-online', '#composer-error', '#typing']) {
+    $(sel).textContent = '';
+  }
   $('#chat-img').hidden = true;
   $('#messages').replaceChildren();
   $('#composer').hidden = !state.me;
@@ -21,7 +27,7 @@ export function setStatus(status, text) {
   const el = $('#chat-status');
   el.dataset.status = status;
   el.textContent = text;
-  $('#composer button').disabled = status !== 'live';
+  $('#composer button[type=submit]').disabled = status !== 'live';
 }
 
 export function showDeleted() {
@@ -57,7 +63,7 @@ export function setOnline(n) {
   $('#chat-online').textContent = n === null ? '' : `${n} online`;
 }
 
-const nearEnd = (el) => el.scrollHeight - el.scrollTop - el.clientHeight < 80;
+export const nearEnd = (el) => el.scrollHeight - el.scrollTop - el.clientHeight < 80;
 export function scrollToEnd(force) {
   const list = $('#messages');
   if (force || nearEnd(list)) list.scrollTop = list.scrollHeight;
@@ -70,8 +76,18 @@ export function upsert(c, m, add) {
   if (!known && !add) return;
   const stick = nearEnd(list);
   const el = messageItem(c, m);
-  if (known) known.replaceWith(el);
-  else {
+  if (known?.querySelector('.editing')) {
+    // Keep an edit in progress: only the reactions change under it.
+    known.querySelector('.reactions')?.replaceWith(el.querySelector('.reactions'));
+    known.message = m;
+    return;
+  }
+  if (known) {
+    const focused = known.contains(document.activeElement) ? document.activeElement : null;
+    known.replaceWith(el);
+    // A chip clicked from the keyboard keeps the focus across the re-render.
+    if (focused?.dataset.key) el.querySelector(`[data-key="${CSS.escape(focused.dataset.key)}"]`)?.focus();
+  } else {
     let before = null;
     if (m.id < c.lastId) before = [...list.children].find((li) => Number(li.dataset.id) > m.id) || null;
     list.insertBefore(el, before);
@@ -81,12 +97,49 @@ export function upsert(c, m, add) {
   if (stick) list.scrollTop = list.scrollHeight;
 }
 
-// Sending lives here, beside the buttons and composer that send, so that
-// socket.js -> chat.js is the only import between the two.
-function send(c, frame) {
+/** Opens the chat at message `id`: scrolled to it and highlighted. */
+export function focusMessage(c, id) {
+  const li = c.byId.get(id);
+  if (!li) { scrollToEnd(true); return false; }
+  for (const old of document.querySelectorAll('#messages .focus')) old.classList.remove('focus');
+  li.classList.add('focus');
+  li.scrollIntoView({ block: 'center' });
+  return true;
+}
+
+// Sending lives here, beside the buttons that send, so that socket.js and
+// composer.js import chat.js, never the other way.
+export function send(c, frame) {
   if (c.ws?.readyState !== WebSocket.OPEN) { $('#composer-error').textContent = 'Not connected. Hold on…'; return false; }
   c.ws.send(JSON.stringify(frame));
   return true;
+}
+
+/** `@name` of the mentioned users marked; the current user's stands out. */
+function textWithMentions(text, mentions) {
+  if (!mentions?.length) return [text];
+  const names = mentions.map(escapeRegex).join('|');
+  const pattern = new RegExp(`(?<![\\p{L}\\p{N}_@.+-])@(${names})(?![\\p{L}\\p{N}_@+-]|\\.[\\p{L}\\p{N}_])`, 'giu');
+  const me = state.me?.username.toLowerCase();
+  return highlight(text, pattern, (match) => (match[1].toLowerCase() === me ? 'mention me' : 'mention'));
+}
+
+function imageLink(m) {
+  const img = h('img', {
+    src: m.image, alt: `Image from ${m.user_name}`, loading: 'lazy',
+    // An image that loads after the list was scrolled to the end keeps it there.
+    onload: () => { if (state.chat?.atEnd) scrollToEnd(true); },
+  });
+  return h('a', {
+    class: 'msg-image', href: m.image, target: '_blank', rel: 'noopener', title: 'Open the image full size',
+    onclick: (event) => {
+      if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+      event.preventDefault();
+      $('#lightbox-img').src = m.image;
+      $('#lightbox-img').alt = img.alt;
+      $('#lightbox').showModal();
+    },
+  }, img);
 }
 
 function messageItem(c, m) {
@@ -105,7 +158,10 @@ function messageItem(c, m) {
         h('time', { dateTime: m.timestamp, title: new Date(m.timestamp).toLocaleString() }, fmtTime(m.timestamp)),
         m.edited && !m.is_deleted ? h('span', { class: 'edited' }, 'edited') : null,
         actions),
-      h('p', { class: 'text' }, m.is_deleted ? 'Message deleted' : m.text)));
+      h('p', { class: 'text' }, m.is_deleted ? 'Message deleted' : textWithMentions(m.text, m.mentions)),
+      m.image && !m.is_deleted ? imageLink(m) : null,
+      m.is_deleted ? null : reactionsRow(m, (emoji) => send(c, { type: 'react', id: m.id, emoji }))));
+  li.message = m;
   return li;
 }
 
@@ -113,7 +169,7 @@ function editMessage(c, li, m) {
   const input = h('textarea', { class: 'edit-input', rows: 2, value: m.text, 'aria-label': 'Edit message' });
   const cancel = () => {
     if (c.byId.get(m.id) !== li) return; // replaced by a newer version meanwhile
-    const fresh = messageItem(c, m);
+    const fresh = messageItem(c, li.message);
     li.replaceWith(fresh);
     c.byId.set(m.id, fresh);
   };
@@ -134,29 +190,4 @@ function editMessage(c, li, m) {
       h('span', { class: 'muted' }, 'Enter saves, Esc cancels'))));
   input.focus();
   input.setSelectionRange(input.value.length, input.value.length);
-}
-
-export function setupComposer() {
-  const form = $('#composer');
-  const input = $('#composer-text');
-  const grow = () => {
-    input.style.height = 'auto';
-    const full = input.scrollHeight + 2; // + borders
-    input.style.height = `${Math.min(full, 160)}px`;
-    input.style.overflowY = full > 160 ? 'auto' : 'hidden';
-  };
-  const submit = () => {
-    const text = input.value.trim();
-    if (!text || !state.chat) return;
-    if (send(state.chat, { type: 'message', text, nonce: `c-${++state.nonces}` })) {
-      input.value = '';
-      $('#composer-error').textContent = '';
-      grow();
-    }
-  };
-  input.addEventListener('input', grow);
-  input.addEventListener('keydown', (event) => {
-    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) { event.preventDefault(); submit(); }
-  });
-  form.addEventListener('submit', (event) => { event.preventDefault(); submit(); input.focus(); });
 }

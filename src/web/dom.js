@@ -43,6 +43,7 @@ export function renderAccount() {
   $('#me').hidden = !state.me;
   $('#logout').hidden = !state.me;
   $('#admin-link').hidden = !state.me?.is_staff;
+  for (const link of document.querySelectorAll('.tabs .personal')) link.hidden = !state.me;
   if (state.me) {
     $('#me-name').textContent = state.me.username;
     $('#me-avatar').replaceChildren(avatar(state.me.username, state.me.avatar, 'small'));
@@ -109,7 +110,7 @@ export function confirmButton(label, action) {
 
 export function show(view) {
   $('#loading').hidden = true;
-  for (const name of ['room', 'chat', 'login', 'profile', 'admin']) $(`#view-${name}`).hidden = name !== view;
+  for (const name of ['room', 'chat', 'login', 'profile', 'admin', 'mine', 'mentions', 'search']) $(`#view-${name}`).hidden = name !== view;
   document.body.dataset.view = view;
 }
 
@@ -120,6 +121,25 @@ export function setTab(room) {
     else tab.removeAttribute('aria-current');
   }
 }
+
+/**
+ * `text` as nodes, with each match of `pattern` (a /g regex) in a <mark>
+ * whose class `classOf(match)` names; the rest stays plain text nodes.
+ */
+export function highlight(text, pattern, classOf) {
+  if (!pattern) return [text];
+  const out = [];
+  let at = 0;
+  for (const match of text.matchAll(pattern)) {
+    if (!match[0]) continue;
+    out.push(text.slice(at, match.index), h('mark', { class: classOf(match) }, match[0]));
+    at = match.index + match[0].length;
+  }
+  out.push(text.slice(at));
+  return out.filter((part) => part !== '');
+}
+
+export const escapeRegex = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export const label = (room) => room[0].toUpperCase() + room.slice(1);
 export const fmtTime = (ts) => {

@@ -3,6 +3,7 @@
 
 import { PAGE_SIZE, state } from './state.js';
 import { api } from './api.js';
+import { loadMine, unreadBadge } from './unread.js';
 import {
   $, h, toast, show, setTab, label, clearOnEdit, clearErrors, showErrors, previewOnChange, confirmButton,
 } from './dom.js';
@@ -17,6 +18,7 @@ export async function showRoom(room, highlight) {
   if (!state.me) $('#new-chat').hidden = true;
   const page = state.pages[room] || 1;
   const seq = ++state.listSeq;
+  loadMine();
   const { status, data } = await api(`/api/chat/${room}/${page > 1 ? `?page=${page}` : ''}`);
   if (seq !== state.listSeq) return;
   if (status === 404 && page > 1) { state.pages[room] = 1; showRoom(room); return; }
@@ -55,7 +57,8 @@ function chatCard(chat) {
     h('div', { class: 'chat-text' },
       h('h3', { class: 'chat-name' }, chat.title),
       h('p', { class: 'muted small creator' }, `by ${chat.creator}`),
-      chat.description ? h('p', { class: 'desc' }, chat.description) : null));
+      chat.description ? h('p', { class: 'desc' }, chat.description) : null),
+    h('span', { class: 'unread-slot' }, unreadBadge(chat.id)));
   li.append(body);
   if (own) {
     li.append(h('div', { class: 'chat-actions' },

@@ -10,12 +10,23 @@ import { state } from './state.js';
 import { api, accessLeft, refresh } from './api.js';
 import {
   showChat, setStatus, showDeleted, showMissing, showError, renderChatHead, setOnline, scrollToEnd, upsert,
+  focusMessage,
 } from './chat.js';
+import { clearAttachment } from './composer.js';
+import { typingFrom, stoppedTyping, clearTyping } from './typing.js';
+import { markRead } from './unread.js';
 
-export function openChat(room, id) {
+// Reading pages to reach a message opened from search or mentions stops
+// after this many (10,000 messages) rather than reading a huge chat whole.
+const REACH_PAGES = 100;
+
+/** Opens a chat; with `focus`, scrolled to that message and highlighted. */
+export function openChat(room, id, focus = null) {
   showChat(room);
+  clearAttachment();
   state.chat = {
     room, id, ws: null, byId: new Map(), lastId: 0, synced: 0, catchingUp: false, attempt: 0, done: false, hello: false,
+    focus, atEnd: true,
   };
   setStatus('connecting', 'Connecting…');
   connect(state.chat);
@@ -25,6 +36,8 @@ export function closeChat() {
   const c = state.chat;
   if (!c) return;
   clearTimeout(c.timer);
+  clearTimeout(c.readTimer);
+  clearTyping(c);
   c.done = true;
   c.ws?.close(1000);
   state.chat = null;
@@ -114,6 +127,24 @@ async function catchUp(c, ws, cursor) {
   c.synced = Math.max(c.synced, c.lastId);
 }
 
+/** Reads the pages from message `c.focus` on until they meet what the
+ * hello brought (or REACH_PAGES), then shows that message. */
+async function reach(c, ws, helloFirst) {
+  const target = c.focus;
+  c.focus = null;
+  let cursor = target - 1;
+  for (let page = 0; !c.byId.has(target) || cursor < helloFirst; page += 1) {
+    if (page === REACH_PAGES) break;
+    const { status, data } = await api(`/api/chat/${c.room}/${c.id}/messages/?after=${cursor}`);
+    if (c.ws !== ws || status !== 200) return;
+    for (const m of data.results) upsert(c, m, true);
+    if (!data.next || !data.results.length) break;
+    cursor = data.results[data.results.length - 1].id;
+    if (cursor >= helloFirst) break;
+  }
+  if (!focusMessage(c, target)) showError('That message is no longer in this chat.');
+}
+
 function onFrame(c, ws, frame) {
   switch (frame.type) {
     case 'hello':
@@ -126,12 +157,25 @@ function onFrame(c, ws, frame) {
       if (frame.more) catchUp(c, ws, c.synced);
       setStatus('live', frame.user ? 'Live' : 'Live · read-only');
       showError('');
-      scrollToEnd(!c.seen);
+      if (c.focus) {
+        c.atEnd = false;
+        if (c.byId.has(c.focus)) { focusMessage(c, c.focus); c.focus = null; }
+        else reach(c, ws, frame.messages.length ? frame.messages[0].id : Infinity);
+      } else scrollToEnd(!c.seen);
       c.seen = true;
+      markRead(c);
       break;
     case 'message':
       upsert(c, frame.message, true);
       if (!c.catchingUp) c.synced = Math.max(c.synced, frame.message.id);
+      stoppedTyping(c, frame.message.user_name);
+      markRead(c);
+      break;
+    case 'reactions':
+      upsert(c, frame.message, false);
+      break;
+    case 'typing':
+      if (frame.user !== state.me?.username) typingFrom(c, frame.user);
       break;
     case 'message_edited':
     case 'message_deleted':

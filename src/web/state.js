@@ -40,10 +40,16 @@ export const state = {
 
   /**
    * The open chat, or null: {room, id, ws, byId, lastId, synced, catchingUp, attempt, done,
-   * hello, timer, seen, refreshed}. A closed chat's object is marked `done`
+   * hello, timer, seen, refreshed, focus (a message id to open the chat at), atEnd,
+   * typers (name -> timer), readSent, readTimer}. A closed chat's object is marked `done`
    * and dropped, so callbacks still holding it can tell they are stale.
    */
   chat: null,
   // Numbers the nonces of sent messages (unique within this page).
   nonces: 0,
+  // chat id -> the logged-in user's entry of /api/user/chats/ (a Chat with
+  // last_read, unread, unread_mentions, last_message): the unread badges.
+  mine: new Map(),
+  // chat id -> {room, title}, for feeds whose messages name only the chat id.
+  chatInfo: new Map(),
 };

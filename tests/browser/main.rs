@@ -101,6 +101,12 @@ async fn page_and_assets_headers() {
         "chat.js",
         "socket.js",
         "account.js",
+        "admin.js",
+        "composer.js",
+        "reactions.js",
+        "typing.js",
+        "unread.js",
+        "feeds.js",
     ] {
         let module = app.get(&format!("/static/{name}")).await;
         assert_eq!(module.status(), 200, "{name}");

@@ -79,6 +79,11 @@ fn assets() -> &'static Assets {
             ("socket.js", include_str!("../../web/socket.js"), JS),
             ("account.js", include_str!("../../web/account.js"), JS),
             ("admin.js", include_str!("../../web/admin.js"), JS),
+            ("composer.js", include_str!("../../web/composer.js"), JS),
+            ("reactions.js", include_str!("../../web/reactions.js"), JS),
+            ("typing.js", include_str!("../../web/typing.js"), JS),
+            ("unread.js", include_str!("../../web/unread.js"), JS),
+            ("feeds.js", include_str!("../../web/feeds.js"), JS),
             (
                 "style.css",
                 include_str!("../../web/style.css"),
