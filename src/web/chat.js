@@ -69,16 +69,20 @@ export function scrollToEnd(force) {
   if (force || nearEnd(list)) list.scrollTop = list.scrollHeight;
 }
 
-/** Adds or replaces a message, keeping the list in id order and free of duplicates. */
-export function upsert(c, m, add) {
+/**
+ * Adds or replaces a message, keeping the list in id order and free of
+ * duplicates. `reactionsOnly`: only its reactions changed.
+ */
+export function upsert(c, m, add, reactionsOnly = false) {
   const list = $('#messages');
   const known = c.byId.get(m.id);
   if (!known && !add) return;
   const stick = nearEnd(list);
   const el = messageItem(c, m);
-  if (known?.querySelector('.editing')) {
+  if (reactionsOnly && known?.querySelector('.editing')) {
     // Keep an edit in progress: only the reactions change under it.
     known.querySelector('.reactions')?.replaceWith(el.querySelector('.reactions'));
+    known.querySelector('.chip.add')?.replaceWith(el.querySelector('.chip.add'));
     known.message = m;
     return;
   }
@@ -148,6 +152,8 @@ function messageItem(c, m) {
   const mayChange = own || state.me?.is_staff;
   const classes = ['msg', own && 'own', m.is_deleted && 'deleted'].filter(Boolean).join(' ');
   const li = h('li', { class: classes, 'data-id': m.id });
+  const reactions = m.is_deleted ? { row: null, add: null }
+    : reactionsRow(m, (emoji) => send(c, { type: 'react', id: m.id, emoji }));
   const actions = mayChange && !m.is_deleted ? h('span', { class: 'msg-actions' },
     h('button', { type: 'button', class: 'link edit', onclick: () => editMessage(c, li, m) }, 'Edit'),
     confirmButton('Delete', () => send(c, { type: 'delete', id: m.id }))) : null;
@@ -157,10 +163,11 @@ function messageItem(c, m) {
         h('strong', { class: 'author' }, m.user_name),
         h('time', { dateTime: m.timestamp, title: new Date(m.timestamp).toLocaleString() }, fmtTime(m.timestamp)),
         m.edited && !m.is_deleted ? h('span', { class: 'edited' }, 'edited') : null,
+        reactions.add,
         actions),
       h('p', { class: 'text' }, m.is_deleted ? 'Message deleted' : textWithMentions(m.text, m.mentions)),
       m.image && !m.is_deleted ? imageLink(m) : null,
-      m.is_deleted ? null : reactionsRow(m, (emoji) => send(c, { type: 'react', id: m.id, emoji }))));
+      reactions.row));
   li.message = m;
   return li;
 }

@@ -59,10 +59,13 @@ function picker(m, toggle, close) {
   return box;
 }
 
-/** The row under a message; the add button only for the logged in. */
+/**
+ * The chips under a message, and (for the logged in) the button that opens
+ * the picker, which the caller places in the message's header line.
+ */
 export function reactionsRow(m, toggle) {
   const row = h('div', { class: 'reactions' }, (m.reactions || []).map((r) => chip(r, toggle)));
-  if (!state.me) return row;
+  if (!state.me) return { row, add: null };
   let open = null;
   const add = h('button', {
     type: 'button', class: 'chip add', 'data-key': '+', 'aria-label': 'Add a reaction', title: 'Add a reaction',
@@ -77,10 +80,9 @@ export function reactionsRow(m, toggle) {
   add.addEventListener('click', () => {
     if (open) { close(); return; }
     open = picker(m, toggle, close);
-    add.after(open);
+    row.append(open);
     add.setAttribute('aria-expanded', 'true');
     open.querySelector('button').focus();
   });
-  row.append(add);
-  return row;
+  return { row, add };
 }

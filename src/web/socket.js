@@ -172,7 +172,7 @@ function onFrame(c, ws, frame) {
       markRead(c);
       break;
     case 'reactions':
-      upsert(c, frame.message, false);
+      upsert(c, frame.message, false, true);
       break;
     case 'typing':
       if (frame.user !== state.me?.username) typingFrom(c, frame.user);

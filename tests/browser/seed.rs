@@ -299,10 +299,10 @@ async fn scenario(driver: &mut Driver, app: TestApp) {
         "Hello Bob, edited",
     )
     .await;
-    // Only one's own messages can be edited.
+    // Only one's own messages can be edited (the other buttons are reactions).
     let bob_buttons = js(
         &bob,
-        "return document.querySelectorAll(`#messages li[data-id='${arguments[0]}'] button`).length",
+        "return document.querySelectorAll(`#messages li[data-id='${arguments[0]}'] button:not(.chip)`).length",
         vec![json!(hello_id)],
     )
     .await;
