@@ -117,8 +117,11 @@ export function show(view) {
 export function setTab(room) {
   for (const tab of document.querySelectorAll('.tabs a')) {
     tab.classList.toggle('active', tab.dataset.room === room);
-    if (tab.dataset.room === room) tab.setAttribute('aria-current', 'page');
-    else tab.removeAttribute('aria-current');
+    if (tab.dataset.room === room) {
+      tab.setAttribute('aria-current', 'page');
+      // On a phone the tabs scroll sideways: keep the current one in sight.
+      tab.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+    } else tab.removeAttribute('aria-current');
   }
 }
 

@@ -226,6 +226,15 @@ async fn live_scenario(driver: &mut Driver, app: TestApp) {
     );
     assert_eq!(chips(&bob, spice).await, json!([["👍", 1, true, "👍 bob"]]));
 
+    // On a phone, a finger resting on a chip says who reacted.
+    js(
+        &bob,
+        "document.querySelector(arguments[0]).dispatchEvent(new PointerEvent('pointerdown', {pointerType: 'touch', bubbles: true}))",
+        vec![json!(format!("#messages li[data-id='{spice}'] .chip[data-key='👍']"))],
+    )
+    .await;
+    wait_text(&bob, "#toast", "👍 bob").await;
+
     // Images: the file chooser, previewed and removed; a paste; a drop of
     // a non-image, refused in the server's words; then one sent with a caption.
     choose_file(&alice, "#attach-file", &fixture_path("red.png")).await;
