@@ -2,6 +2,7 @@
 //! ([`Driver`]), and page helpers that wait for a condition in the page
 //! instead of sleeping (`wait_for`, `wait_text`, `wait_message`...).
 
+use std::future::Future;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,6 +12,8 @@ use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{json, Value};
+
+use crate::common::TestApp;
 
 pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
 pub(crate) const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -306,4 +309,43 @@ pub(crate) fn assert_clean_history(list: &[(i64, String)]) {
     sorted.sort_unstable();
     sorted.dedup();
     assert_eq!(ids, sorted, "messages out of order or duplicated: {list:?}");
+}
+
+/// A browser page logged in as `name` (tokens put where the client keeps them).
+pub(crate) async fn logged_in(
+    driver: &mut Driver,
+    app: &TestApp,
+    name: &str,
+    width: u32,
+) -> Client {
+    let (access, refresh) = app.login(name).await;
+    let page = driver.browser(width, 860).await;
+    open(&page, &format!("{}/#/films", app.base)).await;
+    js(
+        &page,
+        "localStorage.setItem('chatd.access', arguments[0]); localStorage.setItem('chatd.refresh', arguments[1]);",
+        vec![json!(access), json!(refresh)],
+    )
+    .await;
+    reload(&page).await;
+    wait_text(&page, "#me-name", name).await;
+    page
+}
+
+/// Presses a key in whatever has the focus.
+pub(crate) async fn press(page: &Client, key: Key) {
+    let element = page.active_element().await.expect("an active element");
+    element.send_keys(&key).await.expect("press a key");
+}
+
+/// Runs a scenario with chromedriver started (failing when it is missing)
+/// and a time limit, so that a stuck page fails instead of hanging.
+pub(crate) async fn in_browser<F: Future<Output = ()>>(
+    app: TestApp,
+    scenario: impl FnOnce(Driver, TestApp) -> F,
+) {
+    let driver = Driver::start().await;
+    tokio::time::timeout(SCENARIO_LIMIT, scenario(driver, app))
+        .await
+        .expect("the browser scenario took longer than 5 minutes");
 }

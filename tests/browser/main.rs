@@ -6,7 +6,8 @@
 //! counts, mentions, search). Screenshots of the main screens go to
 //! `target/screenshots/`. One test binary, so chromedriver starts the same
 //! way for every scenario: `driver.rs` (the browser and page helpers),
-//! `seed.rs` (the first scenarios), `community.rs`.
+//! `seed.rs` (the first scenarios), `moderation.rs`, `community.rs` (the
+//! live community features), `search.rs` (mentions, search, phone views).
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver`:
 //!
@@ -24,6 +25,8 @@
 mod common;
 mod community;
 mod driver;
+mod moderation;
+mod search;
 mod seed;
 
 /// The page and its assets: types, caching and security headers. No browser.
