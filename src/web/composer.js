@@ -11,8 +11,8 @@ import { send, showError } from './chat.js';
 // The server sends one notice per user per 3 s; sending more is waste.
 const TYPING_EVERY_MS = 3000;
 
-const attached = { file: null, url: null };
-let lastTyping = 0;
+// The image waiting to be sent, its preview URL, and whether it is being posted.
+const attached = { file: null, url: null, posting: false };
 
 function attach(file) {
   clearAttachment();
@@ -42,12 +42,15 @@ function errorText(data) {
 }
 
 async function postImage(c, text, grow) {
+  if (attached.posting) return;
+  attached.posting = true;
   const fd = new FormData();
   if (text) fd.append('text', text);
   fd.append('image', attached.file, attached.file.name || 'image');
   const button = $('#composer button[type=submit]');
   button.disabled = true;
   const { status, data } = await api(`/api/chat/${c.room}/${c.id}/messages/`, { method: 'POST', body: fd });
+  attached.posting = false;
   if (state.chat !== c) return;
   button.disabled = $('#chat-status').dataset.status !== 'live';
   if (status !== 201) { showError(errorText(data)); return; }
@@ -60,8 +63,8 @@ async function postImage(c, text, grow) {
 function typing() {
   const c = state.chat;
   const now = Date.now();
-  if (!c || c.ws?.readyState !== WebSocket.OPEN || now - lastTyping < TYPING_EVERY_MS) return;
-  lastTyping = now;
+  if (!c || c.ws?.readyState !== WebSocket.OPEN || now - (c.typingSent || 0) < TYPING_EVERY_MS) return;
+  c.typingSent = now;
   c.ws.send(JSON.stringify({ type: 'typing' }));
 }
 
@@ -108,21 +111,25 @@ export function setupComposer() {
     event.preventDefault();
     attach(file);
   });
-  const view = $('#view-chat');
+  // A file dropped anywhere on the page is taken (a browser would leave
+  // the page to show it); in a chat one can write in, it is attached.
   const dragsFiles = (event) => [...(event.dataTransfer?.types || [])].includes('Files');
-  view.addEventListener('dragover', (event) => {
-    if (!dragsFiles(event) || form.hidden) return;
+  const writable = () => document.body.dataset.view === 'chat' && !form.hidden;
+  document.addEventListener('dragover', (event) => {
+    if (!dragsFiles(event)) return;
     event.preventDefault();
-    form.classList.add('dropping');
+    event.dataTransfer.dropEffect = writable() ? 'copy' : 'none';
+    form.classList.toggle('dropping', writable());
   });
-  view.addEventListener('dragleave', (event) => {
-    if (!view.contains(event.relatedTarget)) form.classList.remove('dropping');
+  document.addEventListener('dragleave', (event) => {
+    if (!event.relatedTarget) form.classList.remove('dropping');
   });
-  view.addEventListener('drop', (event) => {
+  document.addEventListener('drop', (event) => {
     form.classList.remove('dropping');
-    const file = firstFile(event.dataTransfer?.files);
-    if (!file || form.hidden) return;
+    if (!dragsFiles(event)) return;
     event.preventDefault();
+    const file = firstFile(event.dataTransfer.files);
+    if (!file || !writable()) return;
     attach(file);
     input.focus();
   });

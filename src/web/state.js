@@ -41,7 +41,7 @@ export const state = {
   /**
    * The open chat, or null: {room, id, ws, byId, lastId, synced, catchingUp, attempt, done,
    * hello, timer, seen, refreshed, focus (a message id to open the chat at), atEnd,
-   * typers (name -> timer), readSent, readTimer}. A closed chat's object is marked `done`
+   * typers (name -> timer), typingSent, readSent, readAt, readTimer}. A closed chat's object is marked `done`
    * and dropped, so callbacks still holding it can tell they are stale.
    */
   chat: null,

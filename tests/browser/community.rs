@@ -38,11 +38,12 @@ async fn wait_chips(page: &Client, id: i64, expected: Value) {
 }
 
 /// Drops (or pastes, with `paste`) a file made in the page onto the composer.
-async fn drop_file(page: &Client, name: &str, png: bool, paste: bool) {
+async fn drop_file(page: &Client, name: &str, png: Value, paste: bool) {
     js(
         page,
         "const [name, png, paste, done] = arguments;
          const make = () => new Promise((resolve) => {
+           if (png === 'big') { resolve(new Blob([new Uint8Array(3 * 1024 * 1024)], {type: 'image/png'})); return; }
            if (!png) { resolve(new Blob(['just some text'], {type: 'text/plain'})); return; }
            const canvas = document.createElement('canvas');
            canvas.width = 40; canvas.height = 30;
@@ -86,7 +87,9 @@ async fn card_badge(page: &Client, id: i64) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn web_client_in_a_real_browser_community_live() {
-    in_browser(common::spawn_app().await, live_scenario).await;
+    // Uploads up to 256 KiB, so that a too big one is quick to make.
+    let app = common::spawn_app_with(|c| c.max_upload_bytes = 256 * 1024).await;
+    in_browser(app, live_scenario).await;
 }
 
 async fn live_scenario(mut driver: Driver, app: TestApp) {
@@ -229,7 +232,7 @@ async fn live_scenario(mut driver: Driver, app: TestApp) {
         js(&alice, "return document.querySelector('#attachment').hidden && !document.querySelector('#attachment-img').hasAttribute('src')", vec![]).await,
         true
     );
-    drop_file(&alice, "notes.txt", false, false).await;
+    drop_file(&alice, "notes.txt", json!(false), false).await;
     send_message(&alice, "a file").await;
     wait_text(
         &alice,
@@ -237,6 +240,10 @@ async fn live_scenario(mut driver: Driver, app: TestApp) {
         "Upload a valid image. The file you uploaded was either not an image or a corrupted image.",
     )
     .await;
+    // Too big: the server's 413, not a network error.
+    drop_file(&alice, "big.png", json!("big"), false).await;
+    press(&alice, Key::Enter).await;
+    wait_text(&alice, "#composer-error", "Request body too large.").await;
     // Nothing was posted, and the text is still there to fix.
     assert_eq!(
         js(
@@ -247,7 +254,7 @@ async fn live_scenario(mut driver: Driver, app: TestApp) {
         .await,
         "a file"
     );
-    drop_file(&alice, "pasted.png", true, true).await;
+    drop_file(&alice, "pasted.png", json!(true), true).await;
     find(&alice, "#composer-text")
         .await
         .send_keys(&Key::Enter)
