@@ -98,17 +98,31 @@ CREATE INDEX IF NOT EXISTS read_markers_chat_id ON read_markers (chat_id);
 -- indexes hold no copy of the text (external content); the triggers keep
 -- them in step inside the writing transaction, cascades included. A deleted
 -- message's text is '', so it has no terms and never matches.
+--
+-- New messages are indexed a moment after their commit, in batches
+-- (src/storage/search_index.rs): the message index holds the messages up
+-- to `indexed_upto`, and its triggers act on those only. (Ids only grow;
+-- a row at or below the mark is new only when another program inserts it
+-- with an id of its choosing: that one is indexed at once.)
+CREATE TABLE IF NOT EXISTS search_progress (
+    id           INTEGER PRIMARY KEY CHECK (id = 1),
+    indexed_upto INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO search_progress VALUES (1, 0);
 CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5 (
     text, content = 'messages', content_rowid = 'id',
     tokenize = 'unicode61 remove_diacritics 2', prefix = '1 2 3'
 );
-CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages BEGIN
+CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages
+WHEN new.id <= (SELECT indexed_upto FROM search_progress) BEGIN
     INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
 END;
-CREATE TRIGGER IF NOT EXISTS messages_fts_delete AFTER DELETE ON messages BEGIN
+CREATE TRIGGER IF NOT EXISTS messages_fts_delete AFTER DELETE ON messages
+WHEN old.id <= (SELECT indexed_upto FROM search_progress) BEGIN
     INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
 END;
-CREATE TRIGGER IF NOT EXISTS messages_fts_update AFTER UPDATE OF text ON messages BEGIN
+CREATE TRIGGER IF NOT EXISTS messages_fts_update AFTER UPDATE OF text ON messages
+WHEN old.id <= (SELECT indexed_upto FROM search_progress) BEGIN
     INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
     INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
 END;

@@ -17,8 +17,9 @@
 //! shorter than that loses nothing.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
@@ -29,7 +30,7 @@ use crate::live::peer::Peer;
 use crate::metrics::Metrics;
 use crate::storage::community::ReactionChange;
 use crate::storage::messages::Message;
-use crate::storage::{self, StorageError};
+use crate::storage;
 
 /// Most operations committed in one transaction. A batch's messages reach
 /// each socket's queue at once, so this stays well below the default queue
@@ -39,13 +40,6 @@ pub const MAX_BATCH: usize = 256;
 
 /// Operations waiting for the writer at most; senders wait beyond that.
 const QUEUE: usize = 8192;
-
-/// How long a batch that finds the database locked by another process
-/// (a backup tool, an `sqlite3` shell) is tried again before its senders
-/// are told `unavailable`, and how long each retry waits for the lock:
-/// short, so REST calls that join the batch meanwhile get their 503 soon.
-const BUSY_RETRY_FOR: Duration = Duration::from_secs(30);
-const BUSY_RETRY_WAIT: Duration = Duration::from_secs(1);
 
 /// Where the outcome of an edit, delete, reaction or read marker goes.
 #[derive(Debug)]
@@ -108,12 +102,16 @@ pub enum Op {
     },
     /// Answered once everything queued before it is committed.
     Flush(oneshot::Sender<()>),
+    /// Answered once every message committed so far is in the search index.
+    Searchable(oneshot::Sender<()>),
 }
 
 /// The handle sockets and handlers queue operations on.
 #[derive(Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Op>,
+    /// True while committed messages wait for the search index.
+    index_behind: Arc<AtomicBool>,
 }
 
 impl Writer {
@@ -136,13 +134,19 @@ impl Writer {
             .name("chatd-checkpoint".into())
             .spawn(move || checkpoint_every_second(&checkpoints, &writer_gone))?;
         let (tx, rx) = mpsc::channel(QUEUE);
+        let index_behind = Arc::new(AtomicBool::new(false));
+        let indexing = Indexing::new(index_behind.clone());
+        // Only for waiting on the queue with a deadline (the indexing's).
+        let clock = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()?;
         std::thread::Builder::new()
             .name("chatd-writer".into())
             .spawn(move || {
-                run(conn, rx, &*fanout, &metrics);
+                run(conn, rx, &*fanout, &metrics, indexing, &clock);
                 drop(alive);
             })?;
-        Ok(Writer { tx })
+        Ok(Writer { tx, index_behind })
     }
 
     /// Queues an operation, waiting while the queue is full.
@@ -194,6 +198,18 @@ impl Writer {
         answer.await.map_err(Error::internal)?
     }
 
+    /// Returns once every message acknowledged so far can be found by a
+    /// search (usually at once: the index is seldom behind).
+    pub async fn searchable(&self) {
+        if !self.index_behind.load(Ordering::Acquire) {
+            return;
+        }
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Op::Searchable(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+
     /// Returns once everything queued so far is committed.
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
@@ -215,13 +231,77 @@ fn checkpoint_every_second(conn: &Connection, writer_gone: &std::sync::mpsc::Rec
     }
 }
 
-fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>, fanout: &dyn Fanout, metrics: &Metrics) {
+fn run(
+    mut conn: Connection,
+    mut rx: mpsc::Receiver<Op>,
+    fanout: &dyn Fanout,
+    metrics: &Metrics,
+    mut indexing: Indexing,
+    clock: &tokio::runtime::Runtime,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = rx.blocking_recv() {
+    indexing.look(&conn);
+    loop {
+        let deadline = indexing
+            .due()
+            .unwrap_or_else(|| Instant::now() + indexing::LOOK_EVERY);
+        // Waiting operations always come first (`timeout_at` polls the
+        // queue before the deadline).
+        let next =
+            clock.block_on(async { tokio::time::timeout_at(deadline.into(), rx.recv()).await });
+        let first = match next {
+            Ok(Some(op)) => op,
+            Ok(None) => break,
+            Err(_quiet) if indexing.due().is_some() => {
+                indexing.catch_up(&mut conn, false);
+                continue;
+            }
+            Err(_quiet) => {
+                indexing.look(&conn);
+                continue;
+            }
+        };
         batch.push(first);
         top_up(&mut rx, &mut batch);
-        commit_batch(&mut conn, &mut rx, &mut batch, fanout, metrics);
+        let searches = take_searches(&mut batch);
+        if !batch.is_empty() {
+            batch::commit_batch(
+                &mut conn,
+                &mut rx,
+                &mut batch,
+                fanout,
+                metrics,
+                &mut indexing,
+            );
+        }
+        if !searches.is_empty() {
+            indexing.catch_up(&mut conn, true);
+            for search in searches {
+                let _ = search.send(());
+            }
+        } else if indexing.overdue() {
+            indexing.catch_up(&mut conn, false);
+        }
     }
+}
+
+/// Takes the searches' requests out of a batch (they are answered after
+/// the batch, once the index holds it).
+fn take_searches(batch: &mut Vec<Op>) -> Vec<oneshot::Sender<()>> {
+    if !batch.iter().any(|op| matches!(op, Op::Searchable(_))) {
+        return Vec::new();
+    }
+    let (searches, rest): (Vec<Op>, Vec<Op>) = batch
+        .drain(..)
+        .partition(|op| matches!(op, Op::Searchable(_)));
+    batch.extend(rest);
+    searches
+        .into_iter()
+        .filter_map(|op| match op {
+            Op::Searchable(done) => Some(done),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Adds whatever is waiting to the batch, up to [`MAX_BATCH`].
@@ -244,109 +324,13 @@ enum Done {
     Flushed,
 }
 
-fn commit_batch(
-    conn: &mut Connection,
-    rx: &mut mpsc::Receiver<Op>,
-    batch: &mut Vec<Op>,
-    fanout: &dyn Fanout,
-    metrics: &Metrics,
-) {
-    let started = Instant::now();
-    let mut retried = false;
-    let outcomes = loop {
-        match try_batch(conn, batch) {
-            Ok(outcomes) => {
-                let posted = outcomes
-                    .iter()
-                    .filter(|o| matches!(o, Ok(Done::Posted(_))))
-                    .count();
-                metrics.batch(batch.len(), posted);
-                break outcomes;
-            }
-            Err(error) => {
-                let error = StorageError::from(error);
-                if matches!(error, StorageError::Busy) && started.elapsed() < BUSY_RETRY_FOR {
-                    // The REST callers of this try get their 503 now;
-                    // socket ops stay, in order, with what queued up
-                    // meanwhile, and are tried again.
-                    if !retried {
-                        tracing::warn!(
-                            ops = batch.len(),
-                            "the database is locked by another process; retrying the message batch"
-                        );
-                    }
-                    refuse_http(batch);
-                    top_up(rx, batch);
-                    let _ = conn.busy_timeout(BUSY_RETRY_WAIT);
-                    retried = true;
-                    continue;
-                }
-                tracing::error!(%error, ops = batch.len(), "message batch failed; nothing of it was stored");
-                // Every op hears the same kind of failure: a full disk is
-                // `unavailable` to each of them, not a server error.
-                break batch
-                    .iter()
-                    .map(|_| Err(Error::Storage(same_kind(&error))))
-                    .collect();
-            }
-        }
-    };
-    if retried {
-        let _ = conn.busy_timeout(storage::BUSY_TIMEOUT);
-    }
-    for (op, outcome) in batch.drain(..).zip(outcomes) {
-        finish(op, outcome, fanout);
-    }
-}
-
-/// Applies a batch in one transaction; nothing of it is stored on an error.
-fn try_batch(conn: &mut Connection, batch: &[Op]) -> rusqlite::Result<Vec<Result<Done, Error>>> {
-    // Edits and deletes read before they write.
-    let tx = storage::write_transaction(conn)?;
-    let mut outcomes = Vec::with_capacity(batch.len());
-    for op in batch {
-        outcomes.push(apply::apply(&tx, op)?);
-    }
-    tx.commit()?;
-    Ok(outcomes)
-}
-
-/// Answers the REST callers of a batch that found the database locked
-/// with `Busy` (503), and keeps the rest of it in order.
-fn refuse_http(batch: &mut Vec<Op>) {
-    let (http, kept): (Vec<Op>, Vec<Op>) = batch.drain(..).partition(|op| {
-        matches!(
-            op,
-            Op::Edit {
-                reply: Reply::Http(_),
-                ..
-            } | Op::Delete {
-                reply: Reply::Http(_),
-                ..
-            }
-        )
-    });
-    batch.extend(kept);
-    for op in http {
-        refuse(op, Error::Storage(StorageError::Busy));
-    }
-}
-
-/// A storage error of the same kind as `error`, for one more op of a
-/// failed batch (the cause itself is logged once).
-fn same_kind(error: &StorageError) -> StorageError {
-    match error {
-        StorageError::Full => StorageError::Full,
-        StorageError::Busy => StorageError::Busy,
-        StorageError::Other(_) => StorageError::other(anyhow::anyhow!("the message batch failed")),
-    }
-}
-
 mod apply;
+mod batch;
 mod community;
 mod finish;
+mod indexing;
 
-use finish::{finish, refuse};
+use indexing::Indexing;
 #[cfg(test)]
 mod tests;
 

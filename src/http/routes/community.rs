@@ -238,6 +238,11 @@ async fn search(req: Req) -> Result<Response, ApiError> {
         room,
         chat_id,
     });
+    // Messages are indexed a moment after their broadcast; what the asker
+    // may have seen must be found.
+    if scope.is_some() {
+        req.app.live.writer.searchable().await;
+    }
     let page = paged(
         &req,
         |db, page| async move {

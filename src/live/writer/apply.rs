@@ -73,7 +73,7 @@ pub(super) fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Result<Done,
             last_read,
             ..
         } => community::read(conn, *chat_id, *user_id, *last_read),
-        Op::Flush(_) => Ok(Ok(Done::Flushed)),
+        Op::Flush(_) | Op::Searchable(_) => Ok(Ok(Done::Flushed)),
     }
 }
 

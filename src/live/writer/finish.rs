@@ -39,7 +39,7 @@ pub(super) fn finish(op: Op, outcome: Result<Done, Error>, fanout: &dyn Fanout) 
             answer(reply, message);
         }
         (Done::Read(state), Op::Read { reply, .. }) => answer(reply, state),
-        (Done::Flushed, Op::Flush(done)) => {
+        (Done::Flushed, Op::Flush(done) | Op::Searchable(done)) => {
             let _ = done.send(());
         }
         // `apply` answers each op with its own kind of outcome.
@@ -75,7 +75,7 @@ pub(super) fn refuse(op: Op, refusal: Error) {
             refuse_reply(reply, refusal)
         }
         Op::Read { reply, .. } => refuse_reply(reply, refusal),
-        Op::Flush(done) => {
+        Op::Flush(done) | Op::Searchable(done) => {
             let _ = done.send(());
         }
     }

@@ -6,6 +6,8 @@ use std::sync::Mutex;
 use serde_json::json;
 
 use super::*;
+use crate::storage::StorageError;
+use batch::same_kind;
 use crate::live::fanout::Event;
 use crate::live::peer::{Control, Outbound};
 use crate::live::protocol;
