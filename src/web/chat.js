@@ -125,7 +125,7 @@ function textWithMentions(text, mentions) {
   const names = mentions.map(escapeRegex).join('|');
   const pattern = new RegExp(`(?<![\\p{L}\\p{N}_@.+-])@(${names})(?![\\p{L}\\p{N}_@+-]|\\.[\\p{L}\\p{N}_])`, 'giu');
   const me = state.me?.username.toLowerCase();
-  return highlight(text, pattern, (match) => (match[1].toLowerCase() === me ? 'mention me' : 'mention'));
+  return highlight(text, pattern, (match) => (match[1].toLowerCase() === me ? 'mention mine' : 'mention'));
 }
 
 function imageLink(m) {

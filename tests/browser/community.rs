@@ -150,7 +150,7 @@ async fn live_scenario(mut driver: Driver, app: TestApp) {
 
     // The mention: marked as "me" for alice, plainly for bob; text nodes only.
     let mark = format!("#messages li[data-id='{spice}'] .text mark");
-    wait_text(&alice, &format!("{mark}.mention.me"), "@alice").await;
+    wait_text(&alice, &format!("{mark}.mention.mine"), "@alice").await;
     wait_text(&bob, &format!("{mark}.mention"), "@alice").await;
     assert_eq!(
         js(

@@ -123,7 +123,7 @@ async fn search_scenario(mut driver: Driver, app: TestApp) {
     wait_focused(&alice, old).await;
     wait_text(
         &alice,
-        &format!("#messages li[data-id='{old}'] mark.mention.me"),
+        &format!("#messages li[data-id='{old}'] mark.mention.mine"),
         "@alice",
     )
     .await;
