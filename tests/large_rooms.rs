@@ -539,3 +539,22 @@ async fn assert_served(ws: &mut Ws) {
     send_json(ws, serde_json::json!({"type": "ping"})).await;
     assert_eq!(next_non_presence(ws).await["type"], "pong");
 }
+
+#[tokio::test]
+async fn a_chat_deleted_with_its_creator_from_the_command_line_is_closed_with_4404() {
+    let (app, _alice, chat, mut alice_ws, _bob_ws) = alice_and_bob().await;
+    // Bob created the chat; it goes with him.
+    let started = Instant::now();
+    chatd(&["user", "delete", "bob"], &app);
+    loop {
+        let frame = next_json(&mut alice_ws).await;
+        if frame["type"] != "presence" {
+            assert_eq!(frame, serde_json::json!({"type": "chat_deleted"}));
+            break;
+        }
+    }
+    assert_eq!(close_code(&mut alice_ws).await, 4404);
+    assert!(started.elapsed() < WAIT, "{:?}", started.elapsed());
+    let (status, _) = app.get_json(&format!("/api/chat/films/{chat}/")).await;
+    assert_eq!(status, 404);
+}

@@ -234,6 +234,11 @@ impl Hub {
         }
     }
 
+    /// The chats with open sockets.
+    pub fn open_chats(&self) -> Vec<i64> {
+        self.lock().chats.keys().copied().collect()
+    }
+
     /// The users signed in on open sockets, each once.
     pub fn signed_in(&self) -> Vec<i64> {
         let state = self.lock();

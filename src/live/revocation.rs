@@ -11,6 +11,8 @@
 //! versions of the users with open sockets and closes the sockets opened
 //! under an older version, or of a user who is gone. Any revocation that is
 //! a token-version bump (a suspension too) is covered without more code.
+//! Chats deleted by another process (with their creator, by `chatd user
+//! delete`) are told `chat_deleted` and closed, as the API does.
 
 use std::path::Path;
 use std::sync::{Arc, Weak};
@@ -18,8 +20,9 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+use crate::live::fanout::{Event, Fanout};
 use crate::live::hub::Hub;
-use crate::storage::{self, users};
+use crate::storage::{self, chats, users};
 
 /// How often the watcher looks for commits by others.
 pub const CHECK_EVERY: Duration = Duration::from_secs(1);
@@ -64,6 +67,13 @@ fn check(conn: &Connection, hub: &Hub, seen: Option<i64>) -> rusqlite::Result<i6
         if closed > 0 {
             tracing::info!(closed, "closed the sockets of revoked users");
         }
+    }
+    for chat_id in chats::missing(conn, &hub.open_chats())? {
+        tracing::info!(
+            chat_id,
+            "closing the sockets of a chat deleted by another process"
+        );
+        hub.publish(chat_id, Event::ChatDeleted);
     }
     Ok(version)
 }

@@ -28,9 +28,9 @@ use crate::domain::error::Error;
 use crate::live::fanout::Fanout;
 use crate::live::peer::Peer;
 use crate::metrics::Metrics;
+use crate::storage;
 use crate::storage::community::ReactionChange;
 use crate::storage::messages::Message;
-use crate::storage;
 
 /// Most operations committed in one transaction. A batch's messages reach
 /// each socket's queue at once, so this stays well below the default queue

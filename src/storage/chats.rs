@@ -81,6 +81,18 @@ pub fn insert(conn: &Connection, chat: &NewChat) -> rusqlite::Result<Chat> {
 }
 
 /// The chat `id` if it is in `room`.
+/// Which of the chats `ids` no longer exist.
+pub fn missing(conn: &Connection, ids: &[i64]) -> rusqlite::Result<Vec<i64>> {
+    let mut exists = conn.prepare_cached("SELECT 1 FROM chats WHERE id = ?1")?;
+    let mut missing = Vec::new();
+    for &id in ids {
+        if !exists.exists([id])? {
+            missing.push(id);
+        }
+    }
+    Ok(missing)
+}
+
 pub fn get(conn: &Connection, room: Room, id: i64) -> rusqlite::Result<Option<Chat>> {
     conn.prepare_cached(&format!("{SELECT} WHERE c.id = ?1 AND c.room = ?2"))?
         .query_row(params![id, room.as_str()], from_row)

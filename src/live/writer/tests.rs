@@ -6,14 +6,14 @@ use std::sync::Mutex;
 use serde_json::json;
 
 use super::*;
-use crate::storage::StorageError;
-use batch::same_kind;
 use crate::live::fanout::Event;
 use crate::live::peer::{Control, Outbound};
 use crate::live::protocol;
 use crate::rooms::Room;
 use crate::storage::chats::{self, NewChat};
+use crate::storage::StorageError;
 use crate::storage::{users, Db};
+use batch::same_kind;
 
 /// A fan-out that records what it is told.
 #[derive(Default)]
