@@ -123,29 +123,20 @@ impl Writer {
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<Writer> {
         let conn = storage::connect(db_path)?;
-        // Checkpoints copy the WAL into the database with fsyncs of their
-        // own (3.5 ms median, 10 ms at worst here); inside the writer they
-        // held up every broadcast behind them. A thread of its own does
-        // them instead, and stops when the writer stops.
+        // Not after a commit, before its broadcast (SQLite's automatic
+        // checkpoints run inside the COMMIT): in quiet moments instead
+        // (see `checkpoint`).
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        let checkpoints = storage::connect(db_path)?;
-        let (alive, writer_gone) = std::sync::mpsc::channel::<()>();
-        std::thread::Builder::new()
-            .name("chatd-checkpoint".into())
-            .spawn(move || checkpoint_every_second(&checkpoints, &writer_gone))?;
         let (tx, rx) = mpsc::channel(QUEUE);
         let index_behind = Arc::new(AtomicBool::new(false));
         let indexing = Indexing::new(index_behind.clone());
-        // Only for waiting on the queue with a deadline (the indexing's).
+        // Only for waiting on the queue with a deadline (upkeep's).
         let clock = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()?;
         std::thread::Builder::new()
             .name("chatd-writer".into())
-            .spawn(move || {
-                run(conn, rx, &*fanout, &metrics, indexing, &clock);
-                drop(alive);
-            })?;
+            .spawn(move || run(conn, rx, &*fanout, &metrics, indexing, &clock))?;
         Ok(Writer { tx, index_behind })
     }
 
@@ -219,18 +210,6 @@ impl Writer {
     }
 }
 
-/// A passive checkpoint every second (it never blocks the writer), until
-/// the writer thread ends.
-fn checkpoint_every_second(conn: &Connection, writer_gone: &std::sync::mpsc::Receiver<()>) {
-    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-        writer_gone.recv_timeout(std::time::Duration::from_secs(1))
-    {
-        if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(%error, "checkpoint failed");
-        }
-    }
-}
-
 fn run(
     mut conn: Connection,
     mut rx: mpsc::Receiver<Op>,
@@ -240,11 +219,13 @@ fn run(
     clock: &tokio::runtime::Runtime,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut checkpoints = Checkpoints::new();
     indexing.look(&conn);
     loop {
         let deadline = indexing
             .due()
-            .unwrap_or_else(|| Instant::now() + indexing::LOOK_EVERY);
+            .unwrap_or_else(|| Instant::now() + indexing::LOOK_EVERY)
+            .min(checkpoints.due());
         // Waiting operations always come first (`timeout_at` polls the
         // queue before the deadline).
         let next =
@@ -252,6 +233,10 @@ fn run(
         let first = match next {
             Ok(Some(op)) => op,
             Ok(None) => break,
+            Err(_quiet) if Instant::now() >= checkpoints.due() => {
+                checkpoints.run(&conn);
+                continue;
+            }
             Err(_quiet) if indexing.due().is_some() => {
                 indexing.catch_up(&mut conn, false);
                 continue;
@@ -281,6 +266,9 @@ fn run(
             }
         } else if indexing.overdue() {
             indexing.catch_up(&mut conn, false);
+        }
+        if checkpoints.overdue() {
+            checkpoints.run(&conn);
         }
     }
 }
@@ -326,10 +314,12 @@ enum Done {
 
 mod apply;
 mod batch;
+mod checkpoint;
 mod community;
 mod finish;
 mod indexing;
 
+use checkpoint::Checkpoints;
 use indexing::Indexing;
 #[cfg(test)]
 mod tests;
