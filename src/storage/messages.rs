@@ -100,8 +100,11 @@ fn group_reactions(pairs: Vec<(String, String)>) -> Vec<Reaction> {
 }
 
 /// Inserts a message (with the media path of its image, if any) and
-/// records whom it mentions (see [`record_mentions`]); returns its id. Fails with a FOREIGN KEY
-/// error when the chat is gone.
+/// records whom it mentions (see [`record_mentions`]); returns it as
+/// stored. Fails with a FOREIGN KEY error when the chat is gone.
+///
+/// The message is built from what was written rather than read back: this
+/// runs for every message between its arrival and its broadcast.
 pub fn insert(
     conn: &Connection,
     chat_id: i64,
@@ -110,15 +113,30 @@ pub fn insert(
     image: Option<&str>,
     at: &str,
     mentions: &[Vec<String>],
-) -> rusqlite::Result<i64> {
+) -> rusqlite::Result<Message> {
     conn.prepare_cached(
         "INSERT INTO messages (chat_id, user_id, text, created_at, image)
          VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
     .execute(params![chat_id, user_id, text, at, image])?;
     let id = conn.last_insert_rowid();
-    record_mentions(conn, id, mentions)?;
-    Ok(id)
+    let (user_name, user_avatar) = conn
+        .prepare_cached("SELECT username, avatar FROM users WHERE id = ?1")?
+        .query_row([user_id], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    Ok(Message {
+        id,
+        chat_id,
+        user_id,
+        user_name,
+        user_avatar,
+        text: text.to_string(),
+        created_at: at.to_string(),
+        edited_at: None,
+        is_deleted: false,
+        image: image.map(str::to_string),
+        mentions: add_mentions(conn, id, mentions)?,
+        reactions: Vec::new(),
+    })
 }
 
 /// Records which users message `id` mentions, replacing what was recorded:
@@ -131,21 +149,39 @@ pub fn record_mentions(
 ) -> rusqlite::Result<()> {
     conn.prepare_cached("DELETE FROM mentions WHERE message_id = ?1")?
         .execute([id])?;
-    let mut find = conn.prepare_cached("SELECT id FROM users WHERE username_key = ?1")?;
+    add_mentions(conn, id, mentions).map(drop)
+}
+
+/// Records the users message `id` mentions; returns their usernames, each
+/// once, in order of appearance.
+fn add_mentions(
+    conn: &Connection,
+    id: i64,
+    mentions: &[Vec<String>],
+) -> rusqlite::Result<Vec<String>> {
+    let mut named = Vec::new();
+    if mentions.is_empty() {
+        return Ok(named);
+    }
+    let mut find = conn.prepare_cached("SELECT id, username FROM users WHERE username_key = ?1")?;
     let mut add = conn
         .prepare_cached("INSERT OR IGNORE INTO mentions (message_id, user_id) VALUES (?1, ?2)")?;
     for candidates in mentions {
         for name in candidates {
-            if let Some(user_id) = find
-                .query_row([super::users::key(name)], |row| row.get::<_, i64>(0))
+            if let Some((user_id, username)) = find
+                .query_row([super::users::key(name)], |row| {
+                    Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+                })
                 .optional()?
             {
-                add.execute(params![id, user_id])?;
+                if add.execute(params![id, user_id])? == 1 {
+                    named.push(username);
+                }
                 break;
             }
         }
     }
-    Ok(())
+    Ok(named)
 }
 
 pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Message>> {
@@ -230,4 +266,52 @@ pub fn images(conn: &Connection, chat_id: i64, user_id: i64) -> rusqlite::Result
 pub fn newest_id(conn: &Connection, chat_id: i64) -> rusqlite::Result<i64> {
     conn.prepare_cached("SELECT COALESCE(MAX(id), 0) FROM messages WHERE chat_id = ?1")?
         .query_row([chat_id], |row| row.get(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rooms::Room;
+    use crate::storage::{chats, users, Db};
+
+    /// What `insert` builds is what a later read finds: the writer
+    /// broadcasts the one and REST serves the other.
+    #[test]
+    fn an_inserted_message_is_what_a_read_finds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chat.db");
+        Db::open(&path).unwrap();
+        let conn = crate::storage::connect(&path).unwrap();
+        let ann = users::insert(&conn, "Ann", "ann@example.com", "-").unwrap();
+        users::insert(&conn, "bob", "bob@example.com", "-").unwrap();
+        let chat = chats::NewChat {
+            room: Room::Books,
+            title: "T".into(),
+            description: None,
+            img: None,
+            creator_id: ann.id,
+        };
+        let chat = chats::insert(&conn, &chat).unwrap();
+        // bob twice, a name nobody has, ann by a candidate list.
+        let mentions = vec![
+            vec!["bob".to_string()],
+            vec!["nobody".to_string()],
+            vec!["ann.".to_string(), "ann".to_string()],
+            vec!["BOB".to_string()],
+        ];
+        let at = "2026-01-01T00:00:00.000000Z";
+        let inserted = insert(
+            &conn,
+            chat.id,
+            ann.id,
+            "hi",
+            Some("msg_img/x.png"),
+            at,
+            &mentions,
+        )
+        .unwrap();
+        assert_eq!(inserted.mentions, ["bob", "Ann"]);
+        let read = get(&conn, inserted.id).unwrap().unwrap();
+        assert_eq!(format!("{inserted:?}"), format!("{read:?}"));
+    }
 }

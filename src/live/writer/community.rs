@@ -98,9 +98,7 @@ pub(super) fn insert(
         &now_timestamp(),
         &mentions,
     ) {
-        Ok(id) => Ok(messages::get(conn, id)?
-            .map(Done::Posted)
-            .ok_or(Error::NotFound)),
+        Ok(message) => Ok(Ok(Done::Posted(message))),
         // The chat (or the user) was deleted meanwhile.
         Err(error) if is_foreign_key_violation(&error) => Ok(Err(Error::NotFound)),
         Err(error) => Err(error),
