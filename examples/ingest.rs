@@ -11,7 +11,8 @@
 //! - `writer`: drives `chatd::live::writer::Writer` in-process, as the sockets do:
 //!   `--senders` tasks queue `Op::Post` as fast as the writer's queue takes
 //!   them; an observer socket joined to the hub counts the `message` frames
-//!   the writer broadcasts after each group commit. Afterwards the rows are
+//!   the writer broadcasts after each group commit. The clock stops once
+//!   the search index holds them too; afterwards rows and index entries are
 //!   counted in the database.
 //! - `ws`: the whole server: `--senders` authenticated WebSockets into a
 //!   chatd child process, one chat each, each keeping `--window` messages in
@@ -226,26 +227,30 @@ async fn writer_mode(args: &Args) -> anyhow::Result<Outcome> {
         sender.await??;
     }
     writer.flush().await;
+    // Stored and findable: the search index follows the writer, and the
+    // time it needs to catch up counts.
+    writer.searchable().await;
     let elapsed = started.elapsed().as_secs_f64();
     // Let the observer count the last broadcasts.
     tokio::time::sleep(Duration::from_millis(200)).await;
     counter.abort();
     let committed = committed.load(Ordering::Relaxed);
     let submitted = submitted.load(Ordering::Relaxed);
-    let rows: u64 =
-        chatd::storage::connect(&path)?
-            .query_row("SELECT COUNT(*) FROM messages", [], |row| row.get(0))?;
+    let conn = chatd::storage::connect(&path)?;
+    let rows: u64 = conn.query_row("SELECT COUNT(*) FROM messages", [], |row| row.get(0))?;
+    let indexed: u64 =
+        conn.query_row("SELECT COUNT(*) FROM messages_fts_docsize", [], |row| row.get(0))?;
     let per_sec = committed as f64 / elapsed;
     println!(
-        "writer: {submitted} submitted, {committed} committed and broadcast, {rows} rows, {per_sec:.0} msgs/s"
+        "writer: {submitted} submitted, {committed} committed and broadcast, {rows} rows, {indexed} indexed, {per_sec:.0} msgs/s"
     );
     Ok(Outcome {
         mode: "writer",
         committed,
         per_sec,
-        verified: rows == submitted && committed == submitted,
+        verified: rows == submitted && committed == submitted && indexed == rows,
         detail: format!(
-            "{} senders, {submitted} submitted, {rows} rows",
+            "{} senders, {submitted} submitted, {rows} rows, {indexed} indexed",
             args.senders
         ),
     })
