@@ -118,3 +118,70 @@ fn every_op_of_a_failed_batch_hears_the_same_kind_of_failure() {
     let other = StorageError::other(anyhow::anyhow!("bad sector"));
     assert!(matches!(same_kind(&other), StorageError::Other(_)));
 }
+
+#[test]
+fn messages_posted_and_changed_in_one_batch_are_indexed_as_they_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chat.db");
+    Db::open(&path).unwrap();
+    let mut conn = storage::connect(&path).unwrap();
+    let alice = users::insert(&conn, "alice", "alice@example.com", "-")
+        .unwrap()
+        .id;
+    let new = NewChat {
+        room: Room::Books,
+        title: "Dune".to_string(),
+        description: None,
+        img: None,
+        creator_id: alice,
+    };
+    let chat = chats::insert(&conn, &new).unwrap().id;
+    let (tx, _frames) = mpsc::channel(8);
+    let peer = Peer {
+        tx,
+        control: Arc::new(Control::default()),
+    };
+    let post = |text: &str| Op::Post {
+        chat_id: chat,
+        user_id: alice,
+        text: text.to_string(),
+        nonce: None,
+        origin: peer.clone(),
+    };
+    let batch = [
+        post("first spice"),
+        post("second spice"),
+        Op::Edit {
+            chat_id: chat,
+            message_id: 1,
+            user_id: alice,
+            text: "changed sand".to_string(),
+            reply: Reply::Socket(peer.clone()),
+        },
+        Op::Delete {
+            chat_id: chat,
+            message_id: 2,
+            user_id: alice,
+            reply: Reply::Socket(peer.clone()),
+        },
+        post("third spice"),
+    ];
+    let outcomes = try_batch(&mut conn, &batch).unwrap();
+    assert!(outcomes.iter().all(Result::is_ok));
+    let found = |word: &str| -> Vec<i64> {
+        conn.prepare("SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1 ORDER BY rowid")
+            .unwrap()
+            .query_map([word], |row| row.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    };
+    assert_eq!(found("spice"), [3]);
+    assert_eq!(found("sand"), [1]);
+    assert!(found("first").is_empty() && found("second").is_empty());
+    conn.execute(
+        "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)",
+        [],
+    )
+    .unwrap();
+}
