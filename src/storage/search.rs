@@ -299,6 +299,23 @@ mod tests {
     }
 
     #[test]
+    fn a_word_the_tokenizer_splits_is_searched_as_typed() {
+        // Vowel signs are letters to Rust but separators to unicode61.
+        let (_dir, conn) = index(&["हिंदी भाषा", "other"]);
+        let words = vec!["हिंदी".to_string(), "भाषा".to_string()];
+        let query = match_expression(&conn, &words).unwrap().unwrap();
+        let found: Vec<i64> = conn
+            .prepare("SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1")
+            .unwrap()
+            .query_map([&query], |row| row.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(found, [1], "{query}");
+        assert!(query.starts_with("\"हिंदी\"* AND "), "{query}");
+    }
+
+    #[test]
     fn score_counts_matching_words_per_character() {
         let words = vec![fold("CRÈME"), fold("br")];
         assert_eq!(fold("Brûlée"), "brulee");
