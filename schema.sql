@@ -98,14 +98,13 @@ CREATE INDEX IF NOT EXISTS read_markers_chat_id ON read_markers (chat_id);
 -- indexes hold no copy of the text (external content); the triggers keep
 -- them in step inside the writing transaction, cascades included. A deleted
 -- message's text is '', so it has no terms and never matches.
--- New messages are indexed by whoever inserts them, once per transaction
--- (`storage::messages::index_after`; search v4): an insert trigger made
--- FTS5 write a segment per message, since it flushes its pending terms at
--- the start of every statement of a transaction.
 CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5 (
     text, content = 'messages', content_rowid = 'id',
     tokenize = 'unicode61 remove_diacritics 2', prefix = '1 2 3'
 );
+CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
+END;
 CREATE TRIGGER IF NOT EXISTS messages_fts_delete AFTER DELETE ON messages BEGIN
     INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
 END;

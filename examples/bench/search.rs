@@ -1,7 +1,7 @@
 //! The `search` phase of `loadgen`: a data set of its own (1,000,000
 //! messages by default, written straight into a fresh data directory with
-//! rusqlite in large transactions, indexed for search as chatd's writer
-//! does it), then `GET /api/search/?q=` against the real server.
+//! rusqlite in large transactions, the search index kept by chatd's own
+//! schema triggers), then `GET /api/search/?q=` against the real server.
 //!
 //! Message texts are 6 to 20 words drawn from a 20,000-word vocabulary by
 //! a Zipf law (word `r` about 1/r as frequent), some with accents, so
@@ -131,7 +131,6 @@ fn build(data_dir: &Path, messages: u64, words: &Words, rng: &mut Rng) -> anyhow
     let mut written = 0u64;
     while written < messages {
         let tx = conn.transaction()?;
-        let before = chatd::storage::messages::last_id(&tx)?;
         {
             let mut insert = tx.prepare(
                 "INSERT INTO messages (chat_id, user_id, text, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -145,7 +144,6 @@ fn build(data_dir: &Path, messages: u64, words: &Words, rng: &mut Rng) -> anyhow
                 written += 1;
             }
         }
-        chatd::storage::messages::index_after(&tx, before)?;
         tx.commit()?;
     }
     // Merge the index segments, as a long-running server's would be.

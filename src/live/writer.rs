@@ -28,7 +28,7 @@ use crate::live::fanout::Fanout;
 use crate::live::peer::Peer;
 use crate::metrics::Metrics;
 use crate::storage::community::ReactionChange;
-use crate::storage::messages::{self, Message};
+use crate::storage::messages::Message;
 use crate::storage::{self, StorageError};
 
 /// Most operations committed in one transaction. A batch's messages reach
@@ -304,18 +304,9 @@ fn try_batch(conn: &mut Connection, batch: &[Op]) -> rusqlite::Result<Vec<Result
     // Edits and deletes read before they write.
     let tx = storage::write_transaction(conn)?;
     let mut outcomes = Vec::with_capacity(batch.len());
-    // The batch's new messages are indexed together, before an edit or
-    // delete (whose triggers take the old text out of the index) and at
-    // the end.
-    let mut indexed = messages::last_id(&tx)?;
     for op in batch {
-        if matches!(op, Op::Edit { .. } | Op::Delete { .. }) {
-            messages::index_after(&tx, indexed)?;
-            indexed = messages::last_id(&tx)?;
-        }
         outcomes.push(apply::apply(&tx, op)?);
     }
-    messages::index_after(&tx, indexed)?;
     tx.commit()?;
     Ok(outcomes)
 }

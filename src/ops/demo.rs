@@ -244,7 +244,6 @@ fn write_conversation(
     offset: usize,
 ) -> anyhow::Result<usize> {
     let now = chrono::Utc::now();
-    let before = messages::last_id(conn)?;
     for (i, line) in lines.iter().enumerate() {
         let minutes_ago = ((lines.len() - i) * 17 + offset * 5) as i64;
         let at = crate::storage::timestamp(now - chrono::Duration::minutes(minutes_ago));
@@ -252,7 +251,6 @@ fn write_conversation(
         let mentions = crate::domain::community::mention_candidates(line);
         messages::insert(conn, chat_id, author, line, None, &at, &mentions)?;
     }
-    messages::index_after(conn, before)?;
     Ok(lines.len())
 }
 

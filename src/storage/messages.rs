@@ -101,7 +101,7 @@ fn group_reactions(pairs: Vec<(String, String)>) -> Vec<Reaction> {
 
 /// Inserts a message (with the media path of its image, if any) and
 /// records whom it mentions (see [`record_mentions`]); returns its id. Fails with a FOREIGN KEY
-/// error when the chat is gone. Not yet searchable: see [`index_after`].
+/// error when the chat is gone.
 pub fn insert(
     conn: &Connection,
     chat_id: i64,
@@ -119,27 +119,6 @@ pub fn insert(
     let id = conn.last_insert_rowid();
     record_mentions(conn, id, mentions)?;
     Ok(id)
-}
-
-/// The newest message id (0 when there are none): what
-/// [`index_after`] is given before a transaction's inserts.
-pub fn last_id(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.prepare_cached("SELECT COALESCE(MAX(id), 0) FROM messages")?
-        .query_row([], |row| row.get(0))
-}
-
-/// Adds the messages after id `after` to the search index. Whoever
-/// [`insert`]s messages calls it before committing, and before editing or
-/// deleting any of them in the same transaction (the index's triggers
-/// take an edited message's old text out of it). Once per transaction:
-/// FTS5 writes out what it has pending at the start of every statement,
-/// so indexing each insert on its own made a segment per message.
-pub fn index_after(conn: &Connection, after: i64) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO messages_fts (rowid, text) SELECT id, text FROM messages WHERE id > ?1",
-    )?
-    .execute([after])?;
-    Ok(())
 }
 
 /// Records which users message `id` mentions, replacing what was recorded:

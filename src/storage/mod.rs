@@ -33,7 +33,7 @@ pub use error::StorageError;
 pub const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The version [`SCHEMA`] describes, recorded in `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Steps that bring a database of version `i + 1` to version `i + 2`.
 /// Each is frozen once released; a schema change appends its step here (a
@@ -47,9 +47,6 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE users ADD COLUMN is_staff INTEGER NOT NULL DEFAULT 0 CHECK (is_staff IN (0, 1));
      ALTER TABLE users ADD COLUMN is_active INTEGER NOT NULL DEFAULT 1 CHECK (is_active IN (0, 1));
      ALTER TABLE users ADD COLUMN suspension_reason TEXT;",
-    // v3 -> v4: new messages are indexed once per transaction, not by a
-    // trigger per message (see schema.sql)
-    "DROP TRIGGER IF EXISTS messages_fts_insert;",
 ];
 
 /// How long a write waits for a lock another process holds before it
@@ -263,48 +260,6 @@ mod tests {
     }
 
     #[test]
-    fn a_version_3_database_loses_the_insert_trigger_and_keeps_its_index() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("chat.db");
-        Db::open(&path).unwrap();
-        {
-            let conn = Connection::open(&path).unwrap();
-            conn.execute_batch(
-                "CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
-                     INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
-                 END;
-                 INSERT INTO users (username, username_key, email, email_key, password_hash, created_at)
-                 VALUES ('nik', 'nik', 'n@x.io', 'n@x.io', '-', '2023-01-01T00:00:00.000000Z');
-                 INSERT INTO chats (room, title, creator_id, created_at)
-                 VALUES ('books', 'Dune', 1, '2023-01-01T00:00:00.000000Z');
-                 INSERT INTO messages (chat_id, user_id, text, created_at)
-                 VALUES (1, 1, 'Déjà vu', '2023-01-01T00:00:00.000000Z');
-                 PRAGMA user_version = 3;",
-            )
-            .unwrap();
-        }
-        Db::open(&path).unwrap();
-        let conn = Connection::open(&path).unwrap();
-        assert_eq!(user_version(&conn), SCHEMA_VERSION);
-        let triggers: i64 = conn
-            .query_row(
-                "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'messages_fts_insert'",
-                [],
-                |row| row.get(0),
-            )
-            .unwrap();
-        assert_eq!(triggers, 0);
-        let found: i64 = conn
-            .query_row(
-                "SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH 'deja'",
-                [],
-                |row| row.get(0),
-            )
-            .unwrap();
-        assert_eq!(found, 1);
-    }
-
-    #[test]
     fn opening_twice_keeps_the_schema_version() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("chat.db");
@@ -338,7 +293,7 @@ mod tests {
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .unwrap();
-        assert_eq!(version, SCHEMA_VERSION);
+        assert_eq!(version, 3);
         let user = users::find_by_login(&conn, "old").unwrap().unwrap();
         assert!(!user.is_staff);
         assert!(user.is_active);
