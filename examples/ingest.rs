@@ -238,8 +238,9 @@ async fn writer_mode(args: &Args) -> anyhow::Result<Outcome> {
     let submitted = submitted.load(Ordering::Relaxed);
     let conn = chatd::storage::connect(&path)?;
     let rows: u64 = conn.query_row("SELECT COUNT(*) FROM messages", [], |row| row.get(0))?;
-    let indexed: u64 =
-        conn.query_row("SELECT COUNT(*) FROM messages_fts_docsize", [], |row| row.get(0))?;
+    let indexed: u64 = conn.query_row("SELECT COUNT(*) FROM messages_fts_docsize", [], |row| {
+        row.get(0)
+    })?;
     let per_sec = committed as f64 / elapsed;
     println!(
         "writer: {submitted} submitted, {committed} committed and broadcast, {rows} rows, {indexed} indexed, {per_sec:.0} msgs/s"

@@ -124,6 +124,49 @@ async fn best_match_first() {
     assert_eq!(found(&app, "dune").await, [strong, weak]);
 }
 
+/// `ids`, sorted: for checks of what matches, not of the ranking.
+fn sorted(mut ids: Vec<i64>) -> Vec<i64> {
+    ids.sort_unstable();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prefix_finds_every_longer_word_however_many_there_are() {
+    // Words longer than the prefix indexes (3 characters) are searched as
+    // the index's terms that start with them, up to a limit past which the
+    // word stays a prefix query: both ways must find the same messages.
+    let app = spawn_app().await;
+    let token = app.user("nik").await;
+    let chat = app.new_chat_id(&token, "books", "Dunes").await;
+    let dune = post_text(&app, &token, chat, "Dune").await;
+    let dunes = post_text(&app, &token, chat, "dunes and sand").await;
+    let dunedain = post_text(&app, &token, chat, "Dúnedain of the north, on sand").await;
+    let dun = post_text(&app, &token, chat, "a dun horse").await;
+    assert_eq!(
+        sorted(found(&app, "dun").await),
+        [dune, dunes, dunedain, dun]
+    );
+    assert_eq!(sorted(found(&app, "DÙNE").await), [dune, dunes, dunedain]);
+    assert_eq!(found(&app, "dunes").await, [dunes]);
+    assert_eq!(found(&app, "dunedain").await, [dunedain]);
+    assert_eq!(sorted(found(&app, "sand dune").await), [dunes, dunedain]);
+    assert_eq!(found(&app, "sand dune north").await, [dunedain]);
+    assert!(found(&app, "dunesx").await.is_empty());
+
+    let many = chatd::storage::search::MAX_EXPANSION as i64 + 16;
+    let mut wordy = Vec::new();
+    for i in 0..many {
+        wordy.push(post_text(&app, &token, chat, &format!("wordy{i} sand")).await);
+    }
+    assert_eq!(sorted(found(&app, "wordy").await), wordy);
+    assert_eq!(sorted(found(&app, "sand wordy").await).len(), wordy.len());
+    let sevens: Vec<i64> = (0..many)
+        .filter(|i| i.to_string().starts_with('7'))
+        .map(|i| wordy[i as usize])
+        .collect();
+    assert_eq!(sorted(found(&app, "Wordy7").await), sevens);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn query_syntax_is_searched_as_words_and_never_fails() {
     let app = spawn_app().await;

@@ -101,7 +101,7 @@ impl Words {
 fn build(data_dir: &Path, messages: u64, words: &Words, rng: &mut Rng) -> anyhow::Result<Duration> {
     let started = Instant::now();
     let db_path = data_dir.join("chat.db");
-    // chatd's own schema (version, indexes, search triggers).
+    // chatd's own schema (version, indexes, search index and its triggers).
     chatd::storage::Db::open(&db_path)?;
     let mut conn = rusqlite::Connection::open(&db_path)?;
     // A throwaway data set: no fsync per transaction.
@@ -144,6 +144,14 @@ fn build(data_dir: &Path, messages: u64, words: &Words, rng: &mut Rng) -> anyhow
                 written += 1;
             }
         }
+        // Indexed as chatd's writer does it: new messages in one statement,
+        // then the mark moved (src/storage/search_index.rs).
+        tx.execute_batch(
+            "INSERT INTO messages_fts (rowid, text)
+             SELECT id, text FROM messages
+             WHERE id > (SELECT indexed_upto FROM search_progress);
+             UPDATE search_progress SET indexed_upto = (SELECT MAX(id) FROM messages);",
+        )?;
         tx.commit()?;
     }
     // Merge the index segments, as a long-running server's would be.

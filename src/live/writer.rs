@@ -222,10 +222,7 @@ fn run(
     let mut checkpoints = Checkpoints::new();
     indexing.look(&conn);
     loop {
-        let deadline = indexing
-            .due()
-            .unwrap_or_else(|| Instant::now() + indexing::LOOK_EVERY)
-            .min(checkpoints.due());
+        let deadline = indexing.wake_at().min(checkpoints.due());
         // Waiting operations always come first (`timeout_at` polls the
         // queue before the deadline).
         let next =
@@ -233,16 +230,11 @@ fn run(
         let first = match next {
             Ok(Some(op)) => op,
             Ok(None) => break,
-            Err(_quiet) if Instant::now() >= checkpoints.due() => {
-                checkpoints.run(&conn);
-                continue;
-            }
-            Err(_quiet) if indexing.due().is_some() => {
-                indexing.catch_up(&mut conn, false);
-                continue;
-            }
             Err(_quiet) => {
-                indexing.look(&conn);
+                if Instant::now() >= checkpoints.due() {
+                    checkpoints.run(&conn);
+                }
+                indexing.when_quiet(&mut conn);
                 continue;
             }
         };

@@ -7,6 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::chats::{self, Chat};
 use super::messages::{self, Message, COLUMNS as MESSAGE_COLUMNS};
+use super::search;
 use crate::rooms::Room;
 
 /// What a reaction request does.
@@ -201,8 +202,8 @@ pub fn fts_query(words: &[String]) -> Option<String> {
 /// Where a message search looks.
 #[derive(Debug, Clone)]
 pub struct SearchScope {
-    /// From [`fts_query`].
-    pub query: String,
+    /// The query's words (runs of letters and digits), each a prefix.
+    pub words: Vec<String>,
     pub room: Option<Room>,
     pub chat_id: Option<i64>,
 }
@@ -223,15 +224,16 @@ pub const SEARCH_WINDOW: usize = 1000;
 
 /// The newest [`SEARCH_WINDOW`] messages matching `scope`, best match
 /// first, ties newest first. A match's score is how much of its text the
-/// query's words make up (matched words per character, via FTS5's
-/// `highlight`): cheap per row, unlike `bm25`, whose word weights need a
-/// pass over every match.
+/// query's words make up ([`search::score`]): cheap per row, unlike `bm25`,
+/// whose word weights need a pass over every match.
 pub fn search(conn: &Connection, scope: &SearchScope) -> rusqlite::Result<Vec<i64>> {
+    let Some(query) = search::match_expression(conn, &scope.words)? else {
+        return Ok(Vec::new());
+    };
+    let words: Vec<String> = scope.words.iter().map(|word| search::fold(word)).collect();
     let mut candidates: Vec<(i64, f64)> = conn
         .prepare_cached(&format!(
-            "SELECT f.rowid,
-                    (length(highlight(messages_fts, 0, char(1), '')) - length(m.text)) * 1.0
-                        / (length(m.text) + 20)
+            "SELECT f.rowid, m.text
              FROM messages_fts f JOIN messages m ON m.id = f.rowid
                   JOIN chats c ON c.id = m.chat_id
              WHERE messages_fts MATCH ?1 AND m.is_deleted = 0
@@ -239,8 +241,13 @@ pub fn search(conn: &Connection, scope: &SearchScope) -> rusqlite::Result<Vec<i6
              ORDER BY f.rowid DESC LIMIT {SEARCH_WINDOW}"
         ))?
         .query_map(
-            params![scope.query, scope.room.map(Room::as_str), scope.chat_id],
-            |row| Ok((row.get(0)?, row.get(1)?)),
+            params![query, scope.room.map(Room::as_str), scope.chat_id],
+            |row| {
+                Ok((
+                    row.get(0)?,
+                    search::score(row.get_ref(1)?.as_str()?, &words),
+                ))
+            },
         )?
         .collect::<rusqlite::Result<_>>()?;
     candidates.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));

@@ -15,6 +15,7 @@ pub mod invites;
 mod lanes;
 pub mod media;
 pub mod messages;
+pub mod search;
 pub mod search_index;
 pub mod store;
 pub mod users;

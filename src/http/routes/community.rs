@@ -15,7 +15,7 @@ use crate::domain::views::{ChatView, MessageView};
 use crate::http::error::ApiError;
 use crate::http::reply;
 use crate::rooms::Room;
-use crate::storage::community::{fts_query, Hit, ReactionChange, SearchScope, UserChat};
+use crate::storage::community::{Hit, ReactionChange, SearchScope, UserChat};
 use crate::storage::media::MESSAGE_IMAGES;
 
 pub fn routes(
@@ -233,8 +233,8 @@ async fn search(req: Req) -> Result<Response, ApiError> {
         None => None,
     };
     // Nothing searchable (only punctuation): nothing matches.
-    let scope = fts_query(&words).map(|query| SearchScope {
-        query,
+    let scope = (!words.is_empty()).then_some(SearchScope {
+        words,
         room,
         chat_id,
     });

@@ -22,7 +22,7 @@ const MAX_BEHIND: Duration = Duration::from_secs(1);
 
 /// How often an idle writer looks for messages written by another process
 /// (the demo reset, an import), which it was not told of.
-pub(super) const LOOK_EVERY: Duration = Duration::from_secs(1);
+const LOOK_EVERY: Duration = Duration::from_secs(1);
 
 /// What the writer knows of the index.
 pub(super) struct Indexing {
@@ -30,6 +30,8 @@ pub(super) struct Indexing {
     behind_since: Option<Instant>,
     /// Posts committed since the index was last up to date.
     waiting: i64,
+    /// When a quiet writer next looks for messages of other processes.
+    next_look: Instant,
     /// Shared with the [`Writer`](super::Writer) handles: true while
     /// messages wait, so a search asks the writer to index them first.
     pub(super) behind: Arc<AtomicBool>,
@@ -40,6 +42,7 @@ impl Indexing {
         Indexing {
             behind_since: None,
             waiting: 0,
+            next_look: Instant::now() + LOOK_EVERY,
             behind,
         }
     }
@@ -56,9 +59,26 @@ impl Indexing {
         self.behind.store(true, Ordering::Release);
     }
 
-    /// When the writer should stop waiting for operations and index.
-    pub(super) fn due(&self) -> Option<Instant> {
-        self.behind_since.map(|since| since + QUIET)
+    /// When the writer should stop waiting for operations: to index, or to
+    /// look for messages of other processes.
+    pub(super) fn wake_at(&self) -> Instant {
+        self.behind_since
+            .map_or(self.next_look, |since| since + QUIET)
+    }
+
+    /// The writer found no operation waiting until [`wake_at`](Self::wake_at):
+    /// indexes what waits long enough, or looks for others' messages.
+    pub(super) fn when_quiet(&mut self, conn: &mut Connection) {
+        let now = Instant::now();
+        match self.behind_since {
+            Some(since) if now >= since + QUIET => self.catch_up(conn, false),
+            Some(_) => {}
+            None if now >= self.next_look => {
+                self.look(conn);
+                self.next_look = now + LOOK_EVERY;
+            }
+            None => {}
+        }
     }
 
     /// True when the writer should index now, busy or not.
