@@ -18,10 +18,16 @@ async fn found(app: &ApiClient, q: &str) -> Vec<i64> {
     ids(&results(&page))
 }
 
-fn check(data_dir: &std::path::Path) -> (i32, String) {
+/// `chatd check` exits 0 with the message index `ok`; returns its output.
+fn assert_check_passes(data_dir: &std::path::Path) -> String {
     let output = chatd(&["check"], data_dir);
     let stdout = String::from_utf8_lossy(&output.stdout).to_string();
-    (output.status.code().unwrap(), stdout)
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("ok    search index messages_fts\n"),
+        "{stdout}"
+    );
+    stdout
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -74,12 +80,7 @@ async fn an_acknowledged_message_is_found_at_once_also_after_an_edit_or_delete()
     assert!(found(&app, "changed").await.is_empty());
     assert_eq!(found(&app, "final").await, [id]);
 
-    let (code, stdout) = check(&app.data_dir());
-    assert_eq!(code, 0, "{stdout}");
-    assert!(
-        stdout.contains("ok    search index messages_fts\n"),
-        "{stdout}"
-    );
+    assert_check_passes(&app.data_dir());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,12 +104,7 @@ async fn the_newest_messages_deleted_with_their_chat_leave_the_index_right() {
     assert_eq!(reused["id"], last["id"].as_i64().unwrap() + 1);
     assert_eq!(found(&app, "delta").await, [reused["id"].as_i64().unwrap()]);
 
-    let (code, stdout) = check(&app.data_dir());
-    assert_eq!(code, 0, "{stdout}");
-    assert!(
-        stdout.contains("ok    search index messages_fts\n"),
-        "{stdout}"
-    );
+    assert_check_passes(&app.data_dir());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -148,16 +144,11 @@ async fn messages_written_by_another_process_are_indexed_and_check_waits_for_the
     let imported = insert("imported archive");
 
     // Not indexed yet: a note, not a failure.
-    let (code, stdout) = check(dir.path());
-    assert_eq!(code, 0, "{stdout}");
+    let stdout = assert_check_passes(dir.path());
     assert!(
         stdout.contains(
             "note  search index: messages above id 0 are indexed by the server shortly\n"
         ),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("ok    search index messages_fts\n"),
         "{stdout}"
     );
 
@@ -171,7 +162,6 @@ async fn messages_written_by_another_process_are_indexed_and_check_waits_for_the
         assert!(std::time::Instant::now() < deadline, "never indexed");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let (code, stdout) = check(&app.data_dir());
-    assert_eq!(code, 0, "{stdout}");
+    let stdout = assert_check_passes(&app.data_dir());
     assert!(!stdout.contains("note  search index"), "{stdout}");
 }
