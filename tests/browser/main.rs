@@ -21,6 +21,7 @@
 //! out knowingly, say so on the command line, where it shows in the counts:
 //! `cargo test -- --skip web_client_in_a_real_browser`.
 
+mod after_restart;
 #[path = "../common/mod.rs"]
 mod common;
 mod community;
