@@ -39,6 +39,13 @@ impl From<rusqlite::Error> for StorageError {
         match &error {
             rusqlite::Error::SqliteFailure(e, _) => match e.code {
                 rusqlite::ErrorCode::DiskFull => StorageError::Full,
+                // The shared-memory index of the WAL could not grow: on a
+                // full disk that is the first write to fail.
+                rusqlite::ErrorCode::SystemIoFailure
+                    if e.extended_code == rusqlite::ffi::SQLITE_IOERR_SHMSIZE =>
+                {
+                    StorageError::Full
+                }
                 rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked => {
                     StorageError::Busy
                 }
@@ -68,5 +75,36 @@ impl From<anyhow::Error> for StorageError {
                 Err(error) => StorageError::Other(error),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite(extended_code: std::ffi::c_int) -> StorageError {
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(extended_code), None).into()
+    }
+
+    #[test]
+    fn a_full_disk_is_full_whichever_write_failed() {
+        assert!(matches!(
+            sqlite(rusqlite::ffi::SQLITE_FULL),
+            StorageError::Full
+        ));
+        assert!(matches!(
+            sqlite(rusqlite::ffi::SQLITE_IOERR_SHMSIZE),
+            StorageError::Full
+        ));
+        let enospc = std::io::Error::from_raw_os_error(28);
+        assert!(matches!(StorageError::from(enospc), StorageError::Full));
+        assert!(matches!(
+            sqlite(rusqlite::ffi::SQLITE_BUSY),
+            StorageError::Busy
+        ));
+        assert!(matches!(
+            sqlite(rusqlite::ffi::SQLITE_IOERR_READ),
+            StorageError::Other(_)
+        ));
     }
 }
