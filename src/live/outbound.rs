@@ -65,19 +65,28 @@ pub async fn write_loop<S>(
     // when this task ran late).
     let mut presence_sent: Option<Instant> = None;
     let mut presence_due: Option<Instant> = None;
+    // Made once and kept across frames: futures built anew on every wake
+    // registered and dropped two waiters and a timer entry per frame, for
+    // each socket of a broadcast.
+    let closed = control.closed();
+    let presence_set = control.presence_set();
+    let presence_timer = sleep_until(Instant::now().into());
+    tokio::pin!(closed, presence_set, presence_timer);
     let code = loop {
         let outbound = tokio::select! {
             biased;
-            () = control.closed() => break control.close_code().unwrap_or(close::NORMAL),
+            () = &mut closed => break control.close_code().unwrap_or(close::NORMAL),
             outbound = rx.recv() => match outbound {
                 Some(outbound) => outbound,
                 None => break close::NORMAL,
             },
-            () = control.presence_set(), if presence_due.is_none() => {
+            () = &mut presence_set, if presence_due.is_none() => {
+                presence_set.set(control.presence_set());
                 let now = Instant::now();
                 match presence_sent.map(|at| at + PRESENCE_INTERVAL) {
                     Some(due) if due > now => {
                         presence_due = Some(due);
+                        presence_timer.as_mut().reset(due.into());
                         continue;
                     }
                     _ => match presence(&control, &mut told) {
@@ -86,7 +95,7 @@ pub async fn write_loop<S>(
                     },
                 }
             }
-            () = sleep_until(presence_due.unwrap_or_else(Instant::now).into()), if presence_due.is_some() => {
+            () = &mut presence_timer, if presence_due.is_some() => {
                 presence_due = None;
                 match presence(&control, &mut told) {
                     Some(frame) => { presence_sent = Some(Instant::now()); frame }
