@@ -194,7 +194,7 @@ pub fn fts_query(words: &[String]) -> Option<String> {
     let terms: Vec<String> = words
         .iter()
         .filter(|word| !word.is_empty())
-        .map(|word| format!("\"{}\"*", word.replace('"', "\"\"")))
+        .map(|word| search::prefix(word))
         .collect();
     (!terms.is_empty()).then(|| terms.join(" "))
 }

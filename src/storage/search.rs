@@ -227,7 +227,8 @@ fn exact(term: &str) -> String {
     format!("\"{}\"", term.replace('"', "\"\""))
 }
 
-fn prefix(term: &str) -> String {
+/// A prefix token: [`exact`] with `*`.
+pub fn prefix(term: &str) -> String {
     format!("{}*", exact(term))
 }
 
