@@ -268,15 +268,8 @@ fn run(
 /// Takes the searches' requests out of a batch (they are answered after
 /// the batch, once the index holds it).
 fn take_searches(batch: &mut Vec<Op>) -> Vec<oneshot::Sender<()>> {
-    if !batch.iter().any(|op| matches!(op, Op::Searchable(_))) {
-        return Vec::new();
-    }
-    let (searches, rest): (Vec<Op>, Vec<Op>) = batch
-        .drain(..)
-        .partition(|op| matches!(op, Op::Searchable(_)));
-    batch.extend(rest);
-    searches
-        .into_iter()
+    batch
+        .extract_if(.., |op| matches!(op, Op::Searchable(_)))
         .filter_map(|op| match op {
             Op::Searchable(done) => Some(done),
             _ => None,

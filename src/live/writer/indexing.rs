@@ -34,7 +34,7 @@ pub(super) struct Indexing {
     next_look: Instant,
     /// Shared with the [`Writer`](super::Writer) handles: true while
     /// messages wait, so a search asks the writer to index them first.
-    pub(super) behind: Arc<AtomicBool>,
+    behind: Arc<AtomicBool>,
 }
 
 impl Indexing {
