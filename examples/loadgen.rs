@@ -15,7 +15,9 @@
 //! - `history`: `GET /api/chat/films/<id>/messages/` (100-message page);
 //! - `create`: `POST /api/chat/` (chatd only);
 //! - `fanout`: one chat, 100 sockets with 1 sender at 1,000 msg/s, and 1,000
-//!   sockets at 100 msg/s; latency from a send timestamp in the text;
+//!   sockets at 100 msg/s (`--fanout-sockets` picks); latency from a send
+//!   timestamp in the text (`--fanout-split`: also each message's first
+//!   delivery and the spread to its last, see `bench/split.rs`);
 //! - `max`: one chat, 100 sockets, the sender as fast as the slowest
 //!   receiver allows (at most `--window` messages sent and not yet received
 //!   by every socket); chatd's count is checked in the REST history
@@ -63,6 +65,8 @@ mod bigroom;
 mod common;
 #[path = "bench/search.rs"]
 mod search;
+#[path = "bench/split.rs"]
+mod split;
 
 use common::{pct_ms, round, HttpConn, ServerProcess};
 
@@ -96,6 +100,15 @@ struct Args {
     /// the medians.
     #[arg(long, default_value_t = 3)]
     repeat: usize,
+    /// Fixed-rate fan-out runs to make, by sockets, comma-separated: 100
+    /// (at 1,000 msg/s) and 1000 (at 100 msg/s).
+    #[arg(long, default_value = "100,1000")]
+    fanout_sockets: String,
+    /// Fixed-rate fan-out: also print, per run, each message's first
+    /// delivery and the spread to its last (a lock per delivery in the load
+    /// generator).
+    #[arg(long)]
+    fanout_split: bool,
     /// Idle-socket counts to try, comma-separated.
     #[arg(long, default_value = "10000")]
     idle_sockets: String,
@@ -352,7 +365,11 @@ async fn main() -> anyhow::Result<()> {
             );
         }
         if has("fanout") {
+            let wanted: Vec<&str> = args.fanout_sockets.split(',').map(str::trim).collect();
             for (sockets, rate) in [(100usize, 1000.0), (1000, 100.0)] {
+                if !wanted.contains(&sockets.to_string().as_str()) {
+                    continue;
+                }
                 let label = format!("fan-out {sockets} socks @{rate:.0}/s");
                 let key = format!("fanout_{sockets}");
                 // chatd and the baseline take turns; each figure is the
@@ -1117,6 +1134,8 @@ struct Shared {
     per_socket: Vec<AtomicU64>,
     /// Max mode: woken on every delivery, so the sender can move its window.
     progress: Option<Notify>,
+    /// `--fanout-split`: first and last delivery of each message.
+    split: Option<split::Split>,
 }
 
 impl Shared {
@@ -1152,7 +1171,11 @@ where
             Ok(Message::Text(text)) => match parse_bench(&text) {
                 Some(BenchFrame::Timed { ns }) => {
                     let now = epoch.elapsed();
-                    common::record_us(&mut histogram, now.saturating_sub(Duration::from_nanos(ns)));
+                    let latency = now.saturating_sub(Duration::from_nanos(ns));
+                    common::record_us(&mut histogram, latency);
+                    if let Some(split) = &shared.split {
+                        split.record(ns, latency.as_micros() as u64);
+                    }
                     last = Some(Instant::now());
                     shared.delivered.fetch_add(1, Ordering::Relaxed);
                     shared.per_socket[index].fetch_add(1, Ordering::Release);
@@ -1190,6 +1213,7 @@ struct FanoutOutcome {
     persisted: Option<u64>,
     name: &'static str,
     sockets: usize,
+    split: Option<split::Summary>,
 }
 
 impl FanoutOutcome {
@@ -1213,6 +1237,7 @@ impl FanoutOutcome {
             persisted: None,
             name: runs[0].name,
             sockets: runs[0].sockets,
+            split: None,
         }
     }
 }
@@ -1223,6 +1248,9 @@ fn print_fanout(c: &FanoutOutcome, b: &FanoutOutcome) {
             "fan-out {} sockets ({}): sent {} msgs ({:.0}/s), {:.0} deliveries/s, p50 {:.2} ms p99 {:.2} ms max {:.2} ms, lost {}, closed {}, persisted {:?}",
             o.sockets, o.name, o.sent, o.msgs_per_sec, o.per_sec, o.p50, o.p99, o.max, o.lost, o.closed, o.persisted
         );
+        if let Some(split) = &o.split {
+            println!("  {split}");
+        }
     }
 }
 
@@ -1264,6 +1292,7 @@ async fn fanout_target(
         delivered: AtomicU64::new(0),
         per_socket: (0..sockets).map(|_| AtomicU64::new(0)).collect(),
         progress: rate.is_none().then(Notify::new),
+        split: (args.fanout_split && rate.is_some()).then(split::Split::default),
     });
 
     let sender_ws = connect_ws(target.addr, &sender_path).await?;
@@ -1394,6 +1423,7 @@ async fn fanout_target(
         persisted,
         name: target.name,
         sockets,
+        split: shared.split.as_ref().and_then(split::Split::summary),
     })
 }
 
