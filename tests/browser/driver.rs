@@ -204,14 +204,36 @@ pub(crate) async fn find(page: &Client, css: &str) -> Element {
     }
 }
 
+/// Clicks the visible element `css` names. A list the client renders again
+/// (from its cache, then from the server's answer) can replace the element
+/// between finding and clicking it; then the new one is found and clicked.
 pub(crate) async fn click(page: &Client, css: &str) {
-    find(page, css).await.click().await.expect("click");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match find(page, css).await.click().await {
+            Ok(()) => return,
+            Err(error) if error.is_stale_element_reference() && Instant::now() < deadline => {}
+            Err(error) => panic!("click {css}: {error:?}"),
+        }
+    }
 }
 
+/// Types `text` into the visible field `css` names (found again if it was
+/// rendered anew meanwhile, as for [`click`]).
 pub(crate) async fn type_into(page: &Client, css: &str, text: &str) {
-    let element = find(page, css).await;
-    element.clear().await.expect("clear");
-    element.send_keys(text).await.expect("type");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let element = find(page, css).await;
+        let typed = match element.clear().await {
+            Ok(()) => element.send_keys(text).await,
+            Err(error) => Err(error),
+        };
+        match typed {
+            Ok(()) => return,
+            Err(error) if error.is_stale_element_reference() && Instant::now() < deadline => {}
+            Err(error) => panic!("type into {css}: {error:?}"),
+        }
+    }
 }
 
 /// Picks a file in an `<input type=file>` (hidden or not).
