@@ -1174,7 +1174,7 @@ where
                     let latency = now.saturating_sub(Duration::from_nanos(ns));
                     common::record_us(&mut histogram, latency);
                     if let Some(split) = &shared.split {
-                        split.record(ns, latency.as_micros() as u64);
+                        split.record(ns, latency);
                     }
                     last = Some(Instant::now());
                     shared.delivered.fetch_add(1, Ordering::Relaxed);

@@ -8,12 +8,15 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::common::{histogram, pct_ms, record_us};
 
 /// The first and the last delivery of each message, by its send time.
 #[derive(Default)]
 pub struct Split {
-    /// Send time (ns since the run's epoch) -> (first, last) latency in µs.
-    by_message: Mutex<HashMap<u64, (u64, u64)>>,
+    /// Send time (ns since the run's epoch) -> (first, last) latency.
+    by_message: Mutex<HashMap<u64, (Duration, Duration)>>,
 }
 
 /// Percentiles of one run, in milliseconds.
@@ -25,39 +28,36 @@ pub struct Summary {
 }
 
 impl Split {
-    /// One delivery of the message sent at `sent_ns`, `latency_us` after it.
-    pub fn record(&self, sent_ns: u64, latency_us: u64) {
+    /// One delivery of the message sent at `sent_ns`, `latency` after it.
+    pub fn record(&self, sent_ns: u64, latency: Duration) {
         let mut by_message = self.by_message.lock().unwrap_or_else(|e| e.into_inner());
         by_message
             .entry(sent_ns)
             .and_modify(|(first, last)| {
-                *first = (*first).min(latency_us);
-                *last = (*last).max(latency_us);
+                *first = (*first).min(latency);
+                *last = (*last).max(latency);
             })
-            .or_insert((latency_us, latency_us));
+            .or_insert((latency, latency));
     }
 
     /// Percentiles over the messages of the run (none without deliveries).
     pub fn summary(&self) -> Option<Summary> {
         let by_message = self.by_message.lock().unwrap_or_else(|e| e.into_inner());
-        let mut firsts: Vec<u64> = by_message.values().map(|(first, _)| *first).collect();
-        let mut spreads: Vec<u64> = by_message.values().map(|(f, l)| l - f).collect();
+        if by_message.is_empty() {
+            return None;
+        }
+        let (mut firsts, mut spreads) = (histogram(), histogram());
+        for (first, last) in by_message.values() {
+            record_us(&mut firsts, *first);
+            record_us(&mut spreads, *last - *first);
+        }
         Some(Summary {
-            first_p50: percentile_ms(&mut firsts, 0.50)?,
-            first_p99: percentile_ms(&mut firsts, 0.99)?,
-            spread_p50: percentile_ms(&mut spreads, 0.50)?,
-            spread_p99: percentile_ms(&mut spreads, 0.99)?,
+            first_p50: pct_ms(&firsts, 50.0),
+            first_p99: pct_ms(&firsts, 99.0),
+            spread_p50: pct_ms(&spreads, 50.0),
+            spread_p99: pct_ms(&spreads, 99.0),
         })
     }
-}
-
-fn percentile_ms(values: &mut [u64], q: f64) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    values.sort_unstable();
-    let at = ((values.len() as f64 * q) as usize).min(values.len() - 1);
-    Some(values[at] as f64 / 1000.0)
 }
 
 impl fmt::Display for Summary {
