@@ -4,10 +4,11 @@
 //! Sockets and REST handlers queue operations; the thread takes whatever is
 //! waiting (up to [`MAX_BATCH`]), applies it in one transaction with
 //! `synchronous=FULL`, commits, and only then publishes the results, as
-//! [`Event`]s, in commit order. So a `message` frame always means "this is
-//! on disk", one fsync covers many messages, and every socket sees messages
-//! in id order (which `?after=<id>` catch-up relies on). Refusals are
-//! domain [`Error`]s, told to whoever asked.
+//! [`Event`]s, in commit order (from a task of the runtime, see `relay`).
+//! So a `message` frame always means "this is on disk", one fsync covers
+//! many messages, and every socket sees messages in id order (which
+//! `?after=<id>` catch-up relies on). Refusals are domain [`Error`]s, told
+//! to whoever asked.
 //!
 //! A batch that cannot be stored is stored not at all: on a full disk each
 //! of its senders is told `unavailable` and later batches go on; when
@@ -134,9 +135,10 @@ impl Writer {
         let clock = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()?;
+        let relay = Relay::start(fanout);
         std::thread::Builder::new()
             .name("chatd-writer".into())
-            .spawn(move || run(conn, rx, &*fanout, &metrics, indexing, &clock))?;
+            .spawn(move || run(conn, rx, &relay, &metrics, indexing, &clock))?;
         Ok(Writer { tx, index_behind })
     }
 
@@ -213,7 +215,7 @@ impl Writer {
 fn run(
     mut conn: Connection,
     mut rx: mpsc::Receiver<Op>,
-    fanout: &dyn Fanout,
+    relay: &Relay,
     metrics: &Metrics,
     mut indexing: Indexing,
     clock: &tokio::runtime::Runtime,
@@ -246,7 +248,7 @@ fn run(
                 &mut conn,
                 &mut rx,
                 &mut batch,
-                fanout,
+                relay,
                 metrics,
                 &mut indexing,
             );
@@ -303,9 +305,11 @@ mod checkpoint;
 mod community;
 mod finish;
 mod indexing;
+mod relay;
 
 use checkpoint::Checkpoints;
 use indexing::Indexing;
+use relay::Relay;
 #[cfg(test)]
 mod tests;
 

@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 use tokio::sync::mpsc;
 
-use super::finish::{finish, refuse};
+use super::finish::refuse;
 use super::indexing::Indexing;
+use super::relay::Relay;
 use super::{apply, top_up, Done, Op, Reply};
 use crate::domain::error::Error;
-use crate::live::fanout::Fanout;
 use crate::metrics::Metrics;
 use crate::storage::{self, StorageError};
 
@@ -27,7 +27,7 @@ pub(super) fn commit_batch(
     conn: &mut Connection,
     rx: &mut mpsc::Receiver<Op>,
     batch: &mut Vec<Op>,
-    fanout: &dyn Fanout,
+    relay: &Relay,
     metrics: &Metrics,
     indexing: &mut Indexing,
 ) {
@@ -75,9 +75,7 @@ pub(super) fn commit_batch(
     if retried {
         let _ = conn.busy_timeout(storage::BUSY_TIMEOUT);
     }
-    for (op, outcome) in batch.drain(..).zip(outcomes) {
-        finish(op, outcome, fanout);
-    }
+    relay.finish(batch.drain(..).zip(outcomes).collect());
 }
 
 /// Applies a batch in one transaction; nothing of it is stored on an error.
