@@ -1,6 +1,7 @@
 //! The writer's side of the seam: after the commit it publishes typed
 //! events, and it refuses in the domain's terms.
 
+use std::path::Path;
 use std::sync::Mutex;
 
 use serde_json::json;
@@ -31,24 +32,117 @@ impl Recorder {
     }
 }
 
+/// A database with two users and a chat of alice's.
+struct Seeded {
+    path: std::path::PathBuf,
+    alice: i64,
+    bob: i64,
+    chat: i64,
+}
+
+fn seed(dir: &Path) -> Seeded {
+    let path = dir.join("chat.db");
+    Db::open(&path).unwrap();
+    let conn = storage::connect(&path).unwrap();
+    let alice = users::insert(&conn, "alice", "alice@example.com", "-").unwrap();
+    let bob = users::insert(&conn, "bob", "bob@example.com", "-").unwrap();
+    let new = NewChat {
+        room: Room::Books,
+        title: "Dune".to_string(),
+        description: None,
+        img: None,
+        creator_id: alice.id,
+    };
+    let chat = chats::insert(&conn, &new).unwrap().id;
+    Seeded {
+        path,
+        alice: alice.id,
+        bob: bob.id,
+        chat,
+    }
+}
+
+/// A post from a socket nobody reads.
+fn post(chat_id: i64, user_id: i64, text: &str) -> Op {
+    let (tx, _frames) = mpsc::channel(1);
+    Op::Post {
+        chat_id,
+        user_id,
+        text: text.to_string(),
+        nonce: None,
+        origin: Peer {
+            tx,
+            control: Arc::new(Control::default()),
+        },
+    }
+}
+
+/// The texts of the posted messages, in the order they were published,
+/// with their ids.
+fn posted(events: Vec<(i64, Event)>) -> Vec<(i64, String)> {
+    events
+        .into_iter()
+        .map(|(_, event)| match event {
+            Event::MessagePosted { message, .. } => (message.id, message.text),
+            other => panic!("{other:?}"),
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_batches_are_published_in_commit_order_before_a_flush_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let Seeded {
+        path, alice, chat, ..
+    } = seed(dir.path());
+    let recorder = Arc::new(Recorder::default());
+    let writer = Writer::start(&path, recorder.clone(), Arc::default()).unwrap();
+    // More than one batch's worth, queued without waiting for commits.
+    let count = MAX_BATCH * 3;
+    for i in 0..count {
+        writer
+            .submit(post(chat, alice, &i.to_string()))
+            .await
+            .unwrap();
+    }
+    writer.flush().await;
+    let published = posted(recorder.take());
+    let texts: Vec<String> = published.iter().map(|(_, text)| text.clone()).collect();
+    let expected: Vec<String> = (0..count).map(|i| i.to_string()).collect();
+    assert_eq!(texts, expected);
+    assert!(published.windows(2).all(|pair| pair[0].0 < pair[1].0));
+}
+
+#[test]
+fn without_a_runtime_the_writer_publishes_batches_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let Seeded {
+        path, alice, chat, ..
+    } = seed(dir.path());
+    let recorder = Arc::new(Recorder::default());
+    // Started outside any runtime: there is nowhere to hand batches to.
+    let writer = Writer::start(&path, recorder.clone(), Arc::default()).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        writer.submit(post(chat, alice, "hi")).await.unwrap();
+        writer.flush().await;
+    });
+    let published = posted(recorder.take());
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].1, "hi");
+}
+
 #[tokio::test]
 async fn publishes_events_after_the_commit_and_refuses_in_domain_terms() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("chat.db");
-    Db::open(&path).unwrap();
-    let (alice, bob, chat) = {
-        let conn = storage::connect(&path).unwrap();
-        let alice = users::insert(&conn, "alice", "alice@example.com", "-").unwrap();
-        let bob = users::insert(&conn, "bob", "bob@example.com", "-").unwrap();
-        let new = NewChat {
-            room: Room::Books,
-            title: "Dune".to_string(),
-            description: None,
-            img: None,
-            creator_id: alice.id,
-        };
-        (alice.id, bob.id, chats::insert(&conn, &new).unwrap().id)
-    };
+    let Seeded {
+        path,
+        alice,
+        bob,
+        chat,
+    } = seed(dir.path());
     let recorder = Arc::new(Recorder::default());
     let writer = Writer::start(&path, recorder.clone(), Arc::default()).unwrap();
     let (tx, mut frames) = mpsc::channel(8);
