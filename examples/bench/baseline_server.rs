@@ -114,7 +114,9 @@ struct StoredMessage {
     created_at: String,
 }
 
-/// chatd's Message shape.
+/// chatd's Message shape, with the fields of version 2 (an image, the
+/// mentions and the reactions; empty here, as on most of chatd's messages),
+/// so both servers send the same bytes.
 #[derive(Serialize)]
 struct MessageView<'a> {
     id: i64,
@@ -126,6 +128,9 @@ struct MessageView<'a> {
     timestamp: &'a str,
     edited: Option<&'a str>,
     is_deleted: bool,
+    image: Option<String>,
+    mentions: Vec<String>,
+    reactions: Vec<String>,
 }
 
 impl<'a> MessageView<'a> {
@@ -140,6 +145,9 @@ impl<'a> MessageView<'a> {
             timestamp: &message.created_at,
             edited: None,
             is_deleted: false,
+            image: None,
+            mentions: Vec::new(),
+            reactions: Vec::new(),
         }
     }
 }
