@@ -22,7 +22,8 @@ use crate::storage::{self, StorageError};
 const BUSY_RETRY_FOR: Duration = Duration::from_secs(30);
 const BUSY_RETRY_WAIT: Duration = Duration::from_secs(1);
 
-/// Applies, commits, publishes and answers one batch.
+/// Applies and commits one batch, then hands it to the relay, which
+/// publishes and answers it.
 pub(super) fn commit_batch(
     conn: &mut Connection,
     rx: &mut mpsc::Receiver<Op>,
