@@ -5,7 +5,7 @@
 //! through the runtime's shared queue and often unparks a worker for that
 //! one socket. On two cores the woken worker preempted the writer, wrote to
 //! a socket or two and parked again, over and over for one message (the
-//! writer switched ~8 times per message), and one core did nearly all the
+//! writer switched ~10 times per message), and one core did nearly all the
 //! writes. Handing the batch to this task costs one wake; the sockets it
 //! wakes go to its worker's own queue, and the other worker steals half of
 //! them, as when a socket task publishes (BENCHMARKS.md, "third session").
