@@ -204,34 +204,38 @@ pub(crate) async fn find(page: &Client, css: &str) -> Element {
     }
 }
 
-/// Clicks the visible element `css` names. A list the client renders again
-/// (from its cache, then from the server's answer) can replace the element
-/// between finding and clicking it; then the new one is found and clicked.
+/// Clicks the visible element `css` names.
 pub(crate) async fn click(page: &Client, css: &str) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        match find(page, css).await.click().await {
-            Ok(()) => return,
-            Err(error) if error.is_stale_element_reference() && Instant::now() < deadline => {}
-            Err(error) => panic!("click {css}: {error:?}"),
-        }
-    }
+    on_fresh(page, css, "click", |element| async move {
+        element.click().await
+    })
+    .await
 }
 
-/// Types `text` into the visible field `css` names (found again if it was
-/// rendered anew meanwhile, as for [`click`]).
+/// Types `text` into the visible field `css` names.
 pub(crate) async fn type_into(page: &Client, css: &str, text: &str) {
+    on_fresh(page, css, "type into", |element| async move {
+        element.clear().await?;
+        element.send_keys(text).await
+    })
+    .await
+}
+
+/// Does `act` on the visible element `css` names. A list the client renders
+/// again (from its cache, then from the server's answer) can replace the
+/// element between finding and acting on it; then the new one is found and
+/// `act` tried again.
+async fn on_fresh<F, Fut>(page: &Client, css: &str, what: &str, act: F)
+where
+    F: Fn(Element) -> Fut,
+    Fut: Future<Output = Result<(), fantoccini::error::CmdError>>,
+{
     let deadline = Instant::now() + WAIT;
     loop {
-        let element = find(page, css).await;
-        let typed = match element.clear().await {
-            Ok(()) => element.send_keys(text).await,
-            Err(error) => Err(error),
-        };
-        match typed {
+        match act(find(page, css).await).await {
             Ok(()) => return,
             Err(error) if error.is_stale_element_reference() && Instant::now() < deadline => {}
-            Err(error) => panic!("type into {css}: {error:?}"),
+            Err(error) => panic!("{what} {css}: {error:?}"),
         }
     }
 }

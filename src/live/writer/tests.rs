@@ -62,6 +62,15 @@ fn seed(dir: &Path) -> Seeded {
     }
 }
 
+/// A seeded database and a writer on it that records what it publishes
+/// (handing batches to a relay task if called inside a runtime).
+fn started(dir: &Path) -> (Seeded, Arc<Recorder>, Writer) {
+    let seeded = seed(dir);
+    let recorder = Arc::new(Recorder::default());
+    let writer = Writer::start(&seeded.path, recorder.clone(), Arc::default()).unwrap();
+    (seeded, recorder, writer)
+}
+
 /// A post from a socket nobody reads.
 fn post(chat_id: i64, user_id: i64, text: &str) -> Op {
     let (tx, _frames) = mpsc::channel(1);
@@ -92,11 +101,7 @@ fn posted(events: Vec<(i64, Event)>) -> Vec<(i64, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_batches_are_published_in_commit_order_before_a_flush_returns() {
     let dir = tempfile::tempdir().unwrap();
-    let Seeded {
-        path, alice, chat, ..
-    } = seed(dir.path());
-    let recorder = Arc::new(Recorder::default());
-    let writer = Writer::start(&path, recorder.clone(), Arc::default()).unwrap();
+    let (Seeded { alice, chat, .. }, recorder, writer) = started(dir.path());
     // More than one batch's worth, queued without waiting for commits.
     let count = MAX_BATCH * 3;
     for i in 0..count {
@@ -116,12 +121,8 @@ async fn many_batches_are_published_in_commit_order_before_a_flush_returns() {
 #[test]
 fn without_a_runtime_the_writer_publishes_batches_itself() {
     let dir = tempfile::tempdir().unwrap();
-    let Seeded {
-        path, alice, chat, ..
-    } = seed(dir.path());
-    let recorder = Arc::new(Recorder::default());
     // Started outside any runtime: there is nowhere to hand batches to.
-    let writer = Writer::start(&path, recorder.clone(), Arc::default()).unwrap();
+    let (Seeded { alice, chat, .. }, recorder, writer) = started(dir.path());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -137,14 +138,13 @@ fn without_a_runtime_the_writer_publishes_batches_itself() {
 #[tokio::test]
 async fn publishes_events_after_the_commit_and_refuses_in_domain_terms() {
     let dir = tempfile::tempdir().unwrap();
-    let Seeded {
-        path,
-        alice,
-        bob,
-        chat,
-    } = seed(dir.path());
-    let recorder = Arc::new(Recorder::default());
-    let writer = Writer::start(&path, recorder.clone(), Arc::default()).unwrap();
+    let (
+        Seeded {
+            alice, bob, chat, ..
+        },
+        recorder,
+        writer,
+    ) = started(dir.path());
     let (tx, mut frames) = mpsc::channel(8);
     let peer = Peer {
         tx,
