@@ -130,7 +130,10 @@ impl Writer {
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         let (tx, rx) = mpsc::channel(QUEUE);
         let index_behind = Arc::new(AtomicBool::new(false));
-        let indexing = Indexing::new(index_behind.clone());
+        let mut indexing = Indexing::new(index_behind.clone());
+        // Before any handle exists, so the first search already knows of
+        // messages another process wrote while the server was down.
+        indexing.look(&conn);
         // Only for waiting on the queue with a deadline (upkeep's).
         let clock = tokio::runtime::Builder::new_current_thread()
             .enable_time()
@@ -222,7 +225,6 @@ fn run(
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut checkpoints = Checkpoints::new();
-    indexing.look(&conn);
     loop {
         let deadline = indexing.wake_at().min(checkpoints.due());
         // Waiting operations always come first (`timeout_at` polls the
