@@ -69,7 +69,7 @@ async fn backup_while_running_is_a_consistent_copy_with_media() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn check_finds_missing_images() {
+async fn check_and_backup_find_missing_images() {
     let app = spawn_app().await;
     let token = app.user("checker").await;
     let fields = [("title", "Checked"), ("room", "books")];
@@ -97,6 +97,30 @@ async fn check_finds_missing_images() {
         stdout(&output).contains(&format!("FAIL  media: 1 missing, e.g. {img}")),
         "{}",
         stdout(&output)
+    );
+
+    // A backup with media cannot keep its promise (every named file
+    // copied): it says which file, after trying newer snapshots.
+    let out = tempfile::tempdir().unwrap();
+    let (copy, media) = (out.path().join("copy.db"), out.path().join("media"));
+    let output = chatd(
+        &[
+            "backup",
+            copy.to_str().unwrap(),
+            "--with-media",
+            media.to_str().unwrap(),
+        ],
+        &app.data_dir(),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let media_from = app.data_dir().join("media");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!(
+            "chatd: {img} is named by the database but missing from {}; \
+             `chatd check` lists every such file\n",
+            media_from.display()
+        )
     );
 }
 

@@ -9,6 +9,10 @@ use rusqlite::Connection;
 
 use crate::storage::media::{self, DEFAULT_CHAT_IMG, FOLDERS};
 
+/// Database snapshots taken at most when files their media copy needs
+/// vanish in between (see [`copy_media`]); each try narrows the window.
+const ATTEMPTS: usize = 5;
+
 /// Copies the database with SQLite's online backup API in one step, so the
 /// copy is one snapshot even while the server writes; with `media_to`,
 /// also copies the media folder, so that every file the copy names is there
@@ -28,22 +32,54 @@ pub fn backup(data_dir: &Path, file: &Path, media_to: Option<&Path>) -> anyhow::
     }
     let mut target =
         Connection::open(file).with_context(|| format!("cannot create {}", file.display()))?;
-    {
-        let backup = rusqlite::backup::Backup::new(&source, &mut target)?;
-        backup.step(-1)?;
+    // What each snapshot's media copy found gone.
+    let mut vanished: Vec<String> = Vec::new();
+    while vanished.len() < ATTEMPTS {
+        snapshot(&source, &mut target)?;
+        let Some(media_to) = media_to else {
+            println!("database copied to {}", file.display());
+            return Ok(());
+        };
+        match copy_media(&media_from, media_to, &media::named_files(&target)?)? {
+            MediaCopy::Complete(copied) => {
+                println!("database copied to {}", file.display());
+                println!("{copied} media files copied to {}", media_to.display());
+                return Ok(());
+            }
+            // A newer snapshot names the file that replaced it.
+            MediaCopy::Vanished(path) => vanished.push(path),
+        }
     }
+    // The same file each time: it was gone before the backup began.
+    if vanished.iter().all(|path| *path == vanished[0]) {
+        anyhow::bail!(
+            "{} is named by the database but missing from {}; `chatd check` lists every such file",
+            vanished[0],
+            media_from.display()
+        )
+    }
+    anyhow::bail!(
+        "images were replaced faster than the backup could copy them ({ATTEMPTS} tries); run the backup again"
+    )
+}
+
+/// Replaces the target's content with one snapshot of the source, checked.
+fn snapshot(source: &Connection, target: &mut Connection) -> anyhow::Result<()> {
+    rusqlite::backup::Backup::new(source, target)?.step(-1)?;
     let check: String = target.query_row("PRAGMA integrity_check", [], |row| row.get(0))?;
     anyhow::ensure!(
         check == "ok",
         "the copy failed its integrity check: {check}"
     );
-    println!("database copied to {}", file.display());
-    if let Some(media_to) = media_to {
-        let named = media::named_files(&target)?;
-        let copied = copy_media(&media_from, media_to, &named)?;
-        println!("{copied} media files copied to {}", media_to.display());
-    }
     Ok(())
+}
+
+/// How the second pass over the media went.
+enum MediaCopy {
+    /// Every named file is there (this many, with the default image).
+    Complete(usize),
+    /// This named file is gone from the data directory too.
+    Vanished(String),
 }
 
 /// Completes the copy of the media folder for a database copy naming
@@ -51,22 +87,28 @@ pub fn backup(data_dir: &Path, file: &Path, media_to: Option<&Path>) -> anyhow::
 /// drops copied files the database copy does not name (replaced or deleted
 /// meanwhile). A named file is on disk before its row commits and removed
 /// only after a later commit, so one of the passes finds it unless it was
-/// both uploaded after the first and replaced before this one: then the
-/// backup fails and asks to be run again.
-fn copy_media(from: &Path, to: &Path, named: &HashSet<String>) -> anyhow::Result<usize> {
+/// both uploaded after the first and replaced before this one: then a
+/// newer snapshot is needed.
+fn copy_media(from: &Path, to: &Path, named: &HashSet<String>) -> anyhow::Result<MediaCopy> {
     for path in named {
         let target = to.join(path);
         if !target.exists() {
-            std::fs::copy(from.join(path), &target).with_context(|| {
-                format!("{path} was removed while the backup ran; run the backup again")
-            })?;
+            match std::fs::copy(from.join(path), &target) {
+                Ok(_) => {}
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                    return Ok(MediaCopy::Vanished(path.clone()))
+                }
+                Err(error) => return Err(error).with_context(|| format!("cannot copy {path}")),
+            }
         }
     }
     let strays = media::find_strays(to, named)?;
     for path in strays.orphans.iter().chain(&strays.partial) {
         std::fs::remove_file(to.join(path))?;
     }
-    Ok(named.len() + usize::from(to.join(DEFAULT_CHAT_IMG).exists()))
+    Ok(MediaCopy::Complete(
+        named.len() + usize::from(to.join(DEFAULT_CHAT_IMG).exists()),
+    ))
 }
 
 /// Copies every finished file of the media folders.
