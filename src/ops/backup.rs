@@ -90,7 +90,10 @@ enum MediaCopy {
 /// both uploaded after the first and replaced before this one: then a
 /// newer snapshot is needed.
 fn copy_media(from: &Path, to: &Path, named: &HashSet<String>) -> anyhow::Result<MediaCopy> {
-    for path in named {
+    // In order, so a file missing in every snapshot is the one reported.
+    let mut in_order: Vec<&String> = named.iter().collect();
+    in_order.sort();
+    for path in in_order {
         let target = to.join(path);
         if !target.exists() {
             match std::fs::copy(from.join(path), &target) {
