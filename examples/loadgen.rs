@@ -404,6 +404,24 @@ async fn main() -> anyhow::Result<()> {
                     c.p99,
                     Some(b.p99),
                 );
+                if let Some(cpu) = c.cpu_us_per_delivery {
+                    report.figure(
+                        &format!("{key}_cpu_us_per_delivery"),
+                        &label,
+                        "server CPU us/delivery",
+                        cpu,
+                        b.cpu_us_per_delivery,
+                    );
+                }
+                if let Some(switches) = c.switches_per_msg {
+                    report.figure(
+                        &format!("{key}_switches_per_msg"),
+                        &label,
+                        "server switches/msg",
+                        switches,
+                        b.switches_per_msg,
+                    );
+                }
                 report.figure(
                     &format!("{key}_lost"),
                     &label,
@@ -1214,6 +1232,12 @@ struct FanoutOutcome {
     name: &'static str,
     sockets: usize,
     split: Option<split::Summary>,
+    /// The server's CPU time per delivery, in microseconds, and its context
+    /// switches per message sent, from the first send to the last
+    /// delivery (none for an in-process baseline). Steadier than latency on
+    /// a shared, noisy machine.
+    cpu_us_per_delivery: Option<f64>,
+    switches_per_msg: Option<f64>,
 }
 
 impl FanoutOutcome {
@@ -1238,8 +1262,17 @@ impl FanoutOutcome {
             name: runs[0].name,
             sockets: runs[0].sockets,
             split: None,
+            cpu_us_per_delivery: median_of(&runs, |r| r.cpu_us_per_delivery),
+            switches_per_msg: median_of(&runs, |r| r.switches_per_msg),
         }
     }
+}
+
+/// The median of a figure some runs may lack (none if any lacks it).
+fn median_of(runs: &[FanoutOutcome], f: impl Fn(&FanoutOutcome) -> Option<f64>) -> Option<f64> {
+    let mut values = runs.iter().map(f).collect::<Option<Vec<f64>>>()?;
+    values.sort_by(|a, b| a.total_cmp(b));
+    values.get(values.len() / 2).copied()
 }
 
 fn print_fanout(c: &FanoutOutcome, b: &FanoutOutcome) {
@@ -1250,6 +1283,11 @@ fn print_fanout(c: &FanoutOutcome, b: &FanoutOutcome) {
         );
         if let Some(split) = &o.split {
             println!("  {split}");
+        }
+        if let (Some(cpu), Some(switches)) = (o.cpu_us_per_delivery, o.switches_per_msg) {
+            println!(
+                "  server CPU {cpu:.2} us per delivery, {switches:.1} context switches per message"
+            );
         }
     }
 }
@@ -1319,6 +1357,8 @@ async fn fanout_target(
     // Let join notices (chatd's presence frames) settle.
     tokio::time::sleep(Duration::from_millis(500 + sockets as u64)).await;
 
+    let pid = target.process.as_ref().map(common::ServerProcess::pid);
+    let usage_before = pid.and_then(common::Usage::of);
     let duration = Duration::from_secs_f64(args.seconds);
     let started = Instant::now();
     let mut seq = 0u64;
@@ -1391,6 +1431,10 @@ async fn fanout_target(
             }
         }
     }
+    let usage = pid
+        .and_then(common::Usage::of)
+        .zip(usage_before)
+        .map(|(after, before)| after.since(before));
     let delivered = shared.delivered.load(Ordering::Relaxed);
     let expected = seq * sockets as u64;
     let persisted = match &target.token {
@@ -1424,6 +1468,12 @@ async fn fanout_target(
         name: target.name,
         sockets,
         split: shared.split.as_ref().and_then(split::Split::summary),
+        cpu_us_per_delivery: usage
+            .filter(|_| delivered > 0)
+            .map(|u| u.cpu.as_secs_f64() * 1e6 / delivered as f64),
+        switches_per_msg: usage
+            .filter(|_| seq > 0)
+            .map(|u| u.switches as f64 / seq as f64),
     })
 }
 
