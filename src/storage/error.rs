@@ -20,6 +20,16 @@ impl StorageError {
     pub fn other(error: impl Into<anyhow::Error>) -> StorageError {
         StorageError::Other(error.into())
     }
+
+    /// An error of the same kind, for one more caller of a write that
+    /// failed for several at once.
+    pub fn again(&self) -> StorageError {
+        match self {
+            StorageError::Full => StorageError::Full,
+            StorageError::Busy => StorageError::Busy,
+            StorageError::Other(error) => StorageError::other(anyhow::anyhow!("{error:#}")),
+        }
+    }
 }
 
 impl fmt::Display for StorageError {
@@ -106,5 +116,16 @@ mod tests {
             sqlite(rusqlite::ffi::SQLITE_IOERR_READ),
             StorageError::Other(_)
         ));
+    }
+
+    #[test]
+    fn every_caller_of_a_failed_write_hears_the_same_kind_of_failure() {
+        assert!(matches!(StorageError::Full.again(), StorageError::Full));
+        assert!(matches!(StorageError::Busy.again(), StorageError::Busy));
+        let other = StorageError::other(anyhow::anyhow!("bad sector"));
+        match other.again() {
+            StorageError::Other(error) => assert_eq!(error.to_string(), "bad sector"),
+            again => panic!("{again:?}"),
+        }
     }
 }

@@ -68,7 +68,7 @@ pub(super) fn commit_batch(
                 // `unavailable` to each of them, not a server error.
                 break batch
                     .iter()
-                    .map(|_| Err(Error::Storage(same_kind(&error))))
+                    .map(|_| Err(Error::Storage(error.again())))
                     .collect();
             }
         }
@@ -109,15 +109,5 @@ fn refuse_http(batch: &mut Vec<Op>) {
     batch.extend(kept);
     for op in http {
         refuse(op, Error::Storage(StorageError::Busy));
-    }
-}
-
-/// A storage error of the same kind as `error`, for one more op of a
-/// failed batch (the cause itself is logged once).
-pub(super) fn same_kind(error: &StorageError) -> StorageError {
-    match error {
-        StorageError::Full => StorageError::Full,
-        StorageError::Busy => StorageError::Busy,
-        StorageError::Other(_) => StorageError::other(anyhow::anyhow!("the message batch failed")),
     }
 }

@@ -12,9 +12,7 @@ use crate::live::peer::{Control, Outbound};
 use crate::live::protocol;
 use crate::rooms::Room;
 use crate::storage::chats::{self, NewChat};
-use crate::storage::StorageError;
 use crate::storage::{users, Db};
-use batch::same_kind;
 
 /// A fan-out that records what it is told.
 #[derive(Default)]
@@ -205,12 +203,4 @@ async fn publishes_events_after_the_commit_and_refuses_in_domain_terms() {
         }
         other => panic!("{other:?}"),
     }
-}
-
-#[test]
-fn every_op_of_a_failed_batch_hears_the_same_kind_of_failure() {
-    assert!(matches!(same_kind(&StorageError::Full), StorageError::Full));
-    assert!(matches!(same_kind(&StorageError::Busy), StorageError::Busy));
-    let other = StorageError::other(anyhow::anyhow!("bad sector"));
-    assert!(matches!(same_kind(&other), StorageError::Other(_)));
 }
