@@ -186,3 +186,104 @@ async fn the_wal_is_reused_while_messages_keep_coming() {
         "the WAL grew to {largest} bytes for 1,500 messages"
     );
 }
+
+/// REST writes that wait together are committed together (one transaction
+/// on the write thread), each one still its own: duplicates in the same
+/// burst are refused one by one, and whatever was acknowledged before a
+/// SIGKILL is there after the restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_writes_committed_together_stay_separate_and_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start_binary(dir.path());
+    let token = server.api.user("maker").await;
+
+    let burst = (0..40).map(|i| {
+        let api = &server.api;
+        let token = &token;
+        async move {
+            let title = if i < 10 {
+                "Same".to_string()
+            } else {
+                format!("Chat {i}")
+            };
+            api.create_chat(token, &[("title", &title), ("room", "books")])
+                .await
+        }
+    });
+    let answers = futures_util::future::join_all(burst).await;
+    let refused = json!({"non_field_errors": ["The fields room, title must make a unique set."]});
+    let created = answers.iter().filter(|(status, _)| *status == 200).count();
+    let duplicates: Vec<_> = answers
+        .iter()
+        .filter(|(status, _)| *status != 200)
+        .collect();
+    assert_eq!(created, 31, "{answers:?}");
+    assert_eq!(duplicates.len(), 9);
+    for (status, body) in duplicates {
+        assert_eq!((*status, body), (400, &refused));
+    }
+    assert_eq!(server.api.chat_count("books").await, 31);
+
+    // Creates under way when the server is killed.
+    let api = server.api.clone();
+    let maker = token.clone();
+    let (acked_tx, mut acked_rx) = tokio::sync::mpsc::unbounded_channel();
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let (api, token, acked) = (api.clone(), maker.clone(), acked_tx.clone());
+            tokio::spawn(async move {
+                for n in 0.. {
+                    let title = format!("Kill {w}-{n}");
+                    let fields = [("title", title.as_str()), ("room", "games")];
+                    let request = api.client.post(api.url("/api/chat/")).bearer_auth(&token);
+                    // The kill ends the connection: not acknowledged.
+                    match request.form(&fields).send().await {
+                        Ok(response) if response.status() == 200 => acked.send(title).unwrap(),
+                        _ => break,
+                    }
+                }
+            })
+        })
+        .collect();
+    drop(acked_tx);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    server.child.kill().unwrap(); // SIGKILL
+    server.child.wait().unwrap();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let mut acknowledged = Vec::new();
+    while let Some(title) = acked_rx.recv().await {
+        acknowledged.push(title);
+    }
+    assert!(
+        acknowledged.len() >= 20,
+        "only {} acknowledged",
+        acknowledged.len()
+    );
+
+    let mut restarted = start_binary(dir.path());
+    let mut stored = std::collections::HashSet::new();
+    let mut page = 1;
+    loop {
+        let body = restarted
+            .api
+            .get_ok(&format!("/api/chat/games/?page={page}"))
+            .await;
+        for chat in results(&body) {
+            stored.insert(chat["title"].as_str().unwrap().to_string());
+        }
+        if body["next"].is_null() {
+            break;
+        }
+        page += 1;
+    }
+    for title in &acknowledged {
+        assert!(
+            stored.contains(title),
+            "acknowledged {title} is missing after SIGKILL"
+        );
+    }
+    restarted.child.kill().unwrap();
+    restarted.child.wait().unwrap();
+}

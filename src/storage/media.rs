@@ -160,7 +160,8 @@ impl Media {
     /// no row ever points at a missing file; `write` records its media path
     /// (`None` without an upload) and returns its result with the path of a
     /// file it replaced. If `write` fails the new file is removed again;
-    /// once it succeeds the replaced one is.
+    /// once its row is committed the replaced one is (see
+    /// [`after_commit`](super::write_lane::after_commit)).
     pub fn store_with_row<T, E: From<StorageError>>(
         &self,
         folder: &'static str,
@@ -173,9 +174,16 @@ impl Media {
         };
         match write(stored.as_deref()) {
             Ok((value, replaced)) => {
-                if let Some(old) = replaced.filter(|old| Some(old) != stored.as_ref()) {
-                    self.remove(&old);
-                }
+                let media = self.clone();
+                super::write_lane::after_commit(move |committed| {
+                    if committed {
+                        if let Some(old) = replaced.filter(|old| Some(old) != stored.as_ref()) {
+                            media.remove(&old);
+                        }
+                    } else if let Some(new) = &stored {
+                        media.remove(new);
+                    }
+                });
                 Ok(value)
             }
             Err(error) => {

@@ -4,7 +4,8 @@
 //! SQLite calls block, so they never run on the async worker threads:
 //! [`Db::run`] hands a closure to one of a few reader threads (see
 //! [`lanes`]), and [`Db::write`] to the one thread that makes the writes of
-//! [`store`], and awaits the result.
+//! [`store`], committing the calls that wait together (see
+//! [`write_lane`]), and awaits the result.
 
 pub mod admin;
 pub mod audit;
@@ -20,6 +21,7 @@ pub mod search_index;
 pub mod store;
 pub mod users;
 pub mod versions;
+pub mod write_lane;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -76,7 +78,7 @@ struct Lanes {
     reads: lanes::Lane,
     /// One thread: SQLite lets one connection write at a time, so more
     /// would only wait on each other's locks (and hold up reads meanwhile).
-    writes: lanes::Lane,
+    writes: write_lane::WriteLane,
     versions: Arc<versions::Versions>,
 }
 
@@ -100,7 +102,7 @@ impl Db {
         versions::watch(path, Arc::downgrade(&versions))?;
         let lanes = Lanes {
             reads: lanes::Lane::start(path, "chatd-read", reader_threads())?,
-            writes: lanes::Lane::start(path, "chatd-write", 1)?,
+            writes: write_lane::WriteLane::start(path, "chatd-write")?,
             versions,
         };
         Ok(Db {
@@ -123,7 +125,10 @@ impl Db {
         &self.lanes.versions
     }
 
-    /// Runs `f` (a write) on the writing thread's connection.
+    /// Runs `f` (a write) on the writing thread's connection, inside a
+    /// savepoint of a transaction other waiting writes may share; answers
+    /// once that is committed. A write that fails takes back only its own
+    /// changes.
     pub async fn write<T, F>(&self, f: F) -> Result<T, StorageError>
     where
         F: FnOnce(&mut Connection) -> Result<T, StorageError> + Send + 'static,
@@ -197,8 +202,41 @@ pub fn data_version(conn: &Connection) -> rusqlite::Result<i64> {
 /// would read from a snapshot, and if another connection committed before
 /// its first write, SQLite fails it with `SQLITE_BUSY` at once rather than
 /// let it wait.
-pub fn write_transaction(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
-    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+/// Inside a transaction already (a call of the write lane's shared one),
+/// a savepoint instead.
+pub fn write_transaction(conn: &mut Connection) -> rusqlite::Result<WriteTransaction<'_>> {
+    if conn.is_autocommit() {
+        conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map(WriteTransaction::Own)
+    } else {
+        conn.savepoint().map(WriteTransaction::Nested)
+    }
+}
+
+/// What [`write_transaction`] began; rolled back when dropped uncommitted.
+pub enum WriteTransaction<'c> {
+    Own(rusqlite::Transaction<'c>),
+    Nested(rusqlite::Savepoint<'c>),
+}
+
+impl WriteTransaction<'_> {
+    pub fn commit(self) -> rusqlite::Result<()> {
+        match self {
+            WriteTransaction::Own(tx) => tx.commit(),
+            WriteTransaction::Nested(savepoint) => savepoint.commit(),
+        }
+    }
+}
+
+impl std::ops::Deref for WriteTransaction<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        match self {
+            WriteTransaction::Own(tx) => tx,
+            WriteTransaction::Nested(savepoint) => savepoint,
+        }
+    }
 }
 
 /// True when `error` is a FOREIGN KEY constraint violation.

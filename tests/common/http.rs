@@ -12,6 +12,7 @@ use super::PASSWORD;
 /// API calls tests repeat. A [`super::TestApp`] derefs to one; make one
 /// with [`ApiClient::new`] for a chatd started some other way (a child
 /// process).
+#[derive(Clone)]
 pub struct ApiClient {
     /// `http://127.0.0.1:<port>`
     pub base: String,
