@@ -63,7 +63,9 @@ impl Lane {
     }
 }
 
-fn stopped() -> StorageError {
+/// What a caller hears when its call's thread is gone or the call
+/// panicked (the write lane's too).
+pub(super) fn stopped() -> StorageError {
     StorageError::other(anyhow::anyhow!(
         "a database call failed or its thread stopped"
     ))

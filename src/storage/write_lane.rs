@@ -19,6 +19,7 @@ use std::sync::mpsc;
 
 use rusqlite::Connection;
 
+use super::lanes::stopped;
 use super::StorageError;
 
 /// Calls committed in one transaction at most: enough for most of the
@@ -100,12 +101,6 @@ impl WriteLane {
         // A call that panicked drops `done` unsent.
         result.await.map_err(|_| stopped())?
     }
-}
-
-fn stopped() -> StorageError {
-    StorageError::other(anyhow::anyhow!(
-        "a database call failed or its thread stopped"
-    ))
 }
 
 thread_local! {
