@@ -21,7 +21,7 @@ pub mod search_index;
 pub mod store;
 pub mod users;
 pub mod versions;
-pub mod write_lane;
+mod write_lane;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -31,6 +31,7 @@ use anyhow::Context;
 use rusqlite::{Connection, ErrorCode};
 
 pub use error::StorageError;
+pub use write_lane::{write_transaction, WriteTransaction};
 
 /// The schema of the newest version, applied idempotently at every start.
 pub const SCHEMA: &str = include_str!("../../schema.sql");
@@ -195,48 +196,6 @@ pub fn connect(path: &Path) -> anyhow::Result<Connection> {
 /// (another process too, such as `chatd user delete`) commits.
 pub fn data_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("PRAGMA data_version", [], |row| row.get(0))
-}
-
-/// A transaction that takes the write lock when it begins (waiting for it
-/// up to the busy timeout), for writes that read first: a deferred one
-/// would read from a snapshot, and if another connection committed before
-/// its first write, SQLite fails it with `SQLITE_BUSY` at once rather than
-/// let it wait.
-/// Inside a transaction already (a call of the write lane's shared one),
-/// a savepoint instead.
-pub fn write_transaction(conn: &mut Connection) -> rusqlite::Result<WriteTransaction<'_>> {
-    if conn.is_autocommit() {
-        conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map(WriteTransaction::Own)
-    } else {
-        conn.savepoint().map(WriteTransaction::Nested)
-    }
-}
-
-/// What [`write_transaction`] began; rolled back when dropped uncommitted.
-pub enum WriteTransaction<'c> {
-    Own(rusqlite::Transaction<'c>),
-    Nested(rusqlite::Savepoint<'c>),
-}
-
-impl WriteTransaction<'_> {
-    pub fn commit(self) -> rusqlite::Result<()> {
-        match self {
-            WriteTransaction::Own(tx) => tx.commit(),
-            WriteTransaction::Nested(savepoint) => savepoint.commit(),
-        }
-    }
-}
-
-impl std::ops::Deref for WriteTransaction<'_> {
-    type Target = Connection;
-
-    fn deref(&self) -> &Connection {
-        match self {
-            WriteTransaction::Own(tx) => tx,
-            WriteTransaction::Nested(savepoint) => savepoint,
-        }
-    }
 }
 
 /// True when `error` is a FOREIGN KEY constraint violation.

@@ -10,7 +10,8 @@
 //! share a transaction; BENCHMARKS.md).
 //!
 //! What may only happen once a write is stored (removing the file a new
-//! image replaced) waits in [`after_commit`].
+//! image replaced) waits in [`after_commit`]. [`write_transaction`] is
+//! here too: inside the shared transaction it is a savepoint.
 
 use std::cell::RefCell;
 use std::panic::AssertUnwindSafe;
@@ -222,6 +223,49 @@ fn commit(conn: &mut Connection, batch: &mut std::vec::IntoIter<Box<dyn Call>>) 
 fn run_all(actions: Vec<AfterCommit>, committed: bool) {
     for action in actions {
         action(committed);
+    }
+}
+
+/// A transaction that takes the write lock when it begins (waiting for it
+/// up to the busy timeout), for writes that read first: a deferred one
+/// would read from a snapshot, and if another connection committed before
+/// its first write, SQLite fails it with `SQLITE_BUSY` at once rather than
+/// let it wait.
+///
+/// Inside a transaction already (a call of the write lane's shared one),
+/// a savepoint instead.
+pub fn write_transaction(conn: &mut Connection) -> rusqlite::Result<WriteTransaction<'_>> {
+    if conn.is_autocommit() {
+        conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map(WriteTransaction::Own)
+    } else {
+        conn.savepoint().map(WriteTransaction::Nested)
+    }
+}
+
+/// What [`write_transaction`] began; rolled back when dropped uncommitted.
+pub enum WriteTransaction<'c> {
+    Own(rusqlite::Transaction<'c>),
+    Nested(rusqlite::Savepoint<'c>),
+}
+
+impl WriteTransaction<'_> {
+    pub fn commit(self) -> rusqlite::Result<()> {
+        match self {
+            WriteTransaction::Own(tx) => tx.commit(),
+            WriteTransaction::Nested(savepoint) => savepoint.commit(),
+        }
+    }
+}
+
+impl std::ops::Deref for WriteTransaction<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        match self {
+            WriteTransaction::Own(tx) => tx,
+            WriteTransaction::Nested(savepoint) => savepoint,
+        }
     }
 }
 
