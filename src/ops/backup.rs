@@ -34,31 +34,39 @@ pub fn backup(data_dir: &Path, file: &Path, media_to: Option<&Path>) -> anyhow::
         Connection::open(file).with_context(|| format!("cannot create {}", file.display()))?;
     // What each snapshot's media copy found gone.
     let mut vanished: Vec<String> = Vec::new();
-    while vanished.len() < ATTEMPTS {
+    let copied = loop {
         snapshot(&source, &mut target)?;
         let Some(media_to) = media_to else {
-            println!("database copied to {}", file.display());
-            return Ok(());
+            break None;
         };
         match copy_media(&media_from, media_to, &media::named_files(&target)?)? {
-            MediaCopy::Complete(copied) => {
-                println!("database copied to {}", file.display());
-                println!("{copied} media files copied to {}", media_to.display());
-                return Ok(());
-            }
+            MediaCopy::Complete(copied) => break Some((copied, media_to)),
             // A newer snapshot names the file that replaced it.
             MediaCopy::Vanished(path) => vanished.push(path),
         }
+        if vanished.len() == ATTEMPTS {
+            return Err(gave_up(&vanished, &media_from));
+        }
+    };
+    println!("database copied to {}", file.display());
+    if let Some((copied, media_to)) = copied {
+        println!("{copied} media files copied to {}", media_to.display());
     }
+    Ok(())
+}
+
+/// Why the backup stopped after [`ATTEMPTS`] snapshots whose media copies
+/// each found a named file gone.
+fn gave_up(vanished: &[String], media_from: &Path) -> anyhow::Error {
     // The same file each time: it was gone before the backup began.
     if vanished.iter().all(|path| *path == vanished[0]) {
-        anyhow::bail!(
+        return anyhow::anyhow!(
             "{} is named by the database but missing from {}; `chatd check` lists every such file",
             vanished[0],
             media_from.display()
-        )
+        );
     }
-    anyhow::bail!(
+    anyhow::anyhow!(
         "images were replaced faster than the backup could copy them ({ATTEMPTS} tries); run the backup again"
     )
 }
