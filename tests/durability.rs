@@ -287,3 +287,49 @@ async fn rest_writes_committed_together_stay_separate_and_survive_sigkill() {
     restarted.child.kill().unwrap();
     restarted.child.wait().unwrap();
 }
+
+/// SQLite is built to sync with `fdatasync` (`.cargo/config.toml`): a
+/// plain `fsync` also writes the file's new mtime, a journal commit per
+/// message commit on ext4. Traced with strace, which `.ci/run` installs;
+/// without it this test fails rather than passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commits_sync_with_fdatasync_not_fsync() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // A database to write to, made by a server run.
+    drop(start_binary(&data));
+    let trace = dir.path().join("trace");
+    let output = Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=fsync,fdatasync", "-o"])
+        .arg(&trace)
+        .arg(env!("CARGO_BIN_EXE_chatd"))
+        .args(["user", "create", "opal", "--email", "opal@example.com"])
+        .arg("--data-dir")
+        .arg(&data)
+        .env("CHATD_USER_PASSWORD", PASSWORD)
+        .output()
+        .expect(
+            "this test needs strace: install it with `apt-get install strace`, or skip \
+             this test knowingly with `cargo test -- --skip commits_sync_with_fdatasync`",
+        );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let trace = std::fs::read_to_string(&trace).unwrap();
+    // Lines look like `1234  fdatasync(5) = 0`.
+    let calls = |name: &str| {
+        let call = format!("{name}(");
+        trace
+            .lines()
+            .filter(|line| {
+                line.split_whitespace()
+                    .nth(1)
+                    .is_some_and(|c| c.starts_with(&call))
+            })
+            .count()
+    };
+    assert!(calls("fdatasync") > 0, "no fdatasync in:\n{trace}");
+    assert_eq!(calls("fsync"), 0, "fsync in:\n{trace}");
+}
