@@ -31,11 +31,13 @@ use anyhow::Context;
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
-use tokio::sync::mpsc;
+use tokio::io::AsyncReadExt;
 use tokio_tungstenite::tungstenite::Message;
 
+use chatd::live::fanout::{Event, Fanout};
 use chatd::live::hub::Hub;
-use chatd::live::peer::{Control, Outbound, Peer};
+use chatd::live::peer::{Control, Out, Peer};
+use chatd::live::wire;
 use chatd::live::writer::{Op, Writer};
 use chatd::rooms::Room;
 use chatd::storage::chats::{self, NewChat};
@@ -134,17 +136,47 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A peer whose frames go to a channel nobody reads (the senders' origin:
-/// the writer only uses it to report refusals).
-fn quiet_peer(capacity: usize) -> (Peer, mpsc::Receiver<Outbound>) {
-    let (tx, rx) = mpsc::channel(capacity);
-    (
-        Peer {
-            tx,
-            control: Arc::new(Control::default()),
-        },
-        rx,
-    )
+/// A peer that nobody reads (the senders' origin: the writer only uses it
+/// to report refusals).
+fn quiet_peer() -> Peer {
+    Peer {
+        out: Arc::new(Out::new(None, 1 << 16)),
+        control: Arc::new(Control::default()),
+    }
+}
+
+/// An observer socket: a real loopback TCP stream whose far end is read
+/// and thrown away, so the hub writes every broadcast as it would to a
+/// client.
+async fn observer() -> anyhow::Result<Peer> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let mut far = tokio::net::TcpStream::connect(listener.local_addr()?).await?;
+    let (near, _) = listener.accept().await?;
+    tokio::spawn(async move {
+        let mut buf = vec![0; 64 * 1024];
+        while far.read(&mut buf).await.is_ok_and(|n| n > 0) {}
+    });
+    let out = Arc::new(Out::new(Some(Arc::new(near)), 1 << 16));
+    out.open(wire::text(b"{}"), 0);
+    Ok(Peer {
+        out,
+        control: Arc::new(Control::default()),
+    })
+}
+
+/// Counts the messages the writer publishes, then hands them to the hub.
+struct Counting {
+    committed: Arc<AtomicU64>,
+    hub: Arc<Hub>,
+}
+
+impl Fanout for Counting {
+    fn publish(&self, chat_id: i64, event: Event) {
+        if matches!(event, Event::MessagePosted { .. }) {
+            self.committed.fetch_add(1, Ordering::Relaxed);
+        }
+        self.hub.publish(chat_id, event);
+    }
 }
 
 async fn writer_mode(args: &Args) -> anyhow::Result<Outcome> {
@@ -170,31 +202,20 @@ async fn writer_mode(args: &Args) -> anyhow::Result<Outcome> {
     };
 
     let hub = Hub::new(16);
+    let committed = Arc::new(AtomicU64::new(0));
+    let counting = Arc::new(Counting {
+        committed: committed.clone(),
+        hub: hub.clone(),
+    });
     let writer = Writer::start(
         &path,
-        hub.clone(),
+        counting,
         Arc::new(chatd::metrics::Metrics::default()),
     )?;
     // The observer: one socket in the chat, read as fast as frames come.
-    let (observer, mut frames) = quiet_peer(1 << 20);
-    hub.join(chat_id, Arc::from("http://bench"), observer, None)
+    hub.join(chat_id, Arc::from("http://bench"), observer().await?, None)
         .map_err(|e| anyhow::anyhow!("join: {e:?}"))?;
-    let committed = Arc::new(AtomicU64::new(0));
-    let counter = {
-        let committed = committed.clone();
-        tokio::spawn(async move {
-            while let Some(frame) = frames.recv().await {
-                if let Outbound::Text {
-                    message_id: Some(_),
-                    ..
-                } = frame
-                {
-                    committed.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        })
-    };
-    let (origin, _origin_rx) = quiet_peer(1 << 16);
+    let origin = quiet_peer();
 
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(args.seconds);
@@ -231,9 +252,6 @@ async fn writer_mode(args: &Args) -> anyhow::Result<Outcome> {
     // time it needs to catch up counts.
     writer.searchable().await;
     let elapsed = started.elapsed().as_secs_f64();
-    // Let the observer count the last broadcasts.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    counter.abort();
     let committed = committed.load(Ordering::Relaxed);
     let submitted = submitted.load(Ordering::Relaxed);
     let conn = chatd::storage::connect(&path)?;

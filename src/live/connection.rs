@@ -1,20 +1,20 @@
 //! One live WebSocket connection: join the chat, send the `hello`, then a
 //! reader task (here) that handles client frames while a writer task
-//! ([`outbound`](crate::live::outbound)) drains the socket's queue.
+//! ([`outbound`](crate::live::outbound)) writes what the socket's outbox
+//! queued.
 //!
-//! The two halves run in separate tasks on purpose: a read half is polled
-//! only when the client sends something, never again on every broadcast
+//! The two halves run in separate tasks on purpose: the read half is
+//! polled only when the client sends something, never on a broadcast
 //! (tungstenite zero-fills its read buffer on each poll, which dominated CPU
 //! when one loop selected over both).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::stream::SplitStream;
+use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
@@ -22,9 +22,10 @@ use crate::config::WsLimits;
 use crate::domain::error::Error;
 use crate::domain::throttle::{Rate, TokenBucket};
 use crate::live::hub::SignedIn;
-use crate::live::outbound::{write_loop, Opened};
-use crate::live::peer::{Control, Peer};
+use crate::live::outbound::{drain, say_goodbye, write_loop, Opened};
+use crate::live::peer::{Control, Out, Peer};
 use crate::live::protocol::{self, close, Command};
+use crate::live::stream::ReadSide;
 use crate::live::writer::{Op, Reply};
 use crate::live::Live;
 use crate::rooms::Room;
@@ -48,10 +49,9 @@ pub fn websocket_config(limits: &WsLimits) -> WebSocketConfig {
     WebSocketConfig::default()
         // Client frames are small; a larger one grows the buffer as needed.
         .read_buffer_size(1024)
-        // Frames fed in one batch go out in one write (see `write_loop`);
-        // with 0 every frame was its own syscall (80% of CPU in max mode).
-        .write_buffer_size(16 * 1024)
-        .max_write_buffer_size(1024 * 1024)
+        // tungstenite writes only its pongs and close replies (to the
+        // outbox, see `stream`).
+        .write_buffer_size(0)
         .max_message_size(Some(limits.max_frame_bytes))
         .max_frame_size(Some(limits.max_frame_bytes))
 }
@@ -68,22 +68,22 @@ pub struct Session {
     pub after: Option<i64>,
 }
 
-/// Runs a socket to its end.
-pub async fn run<S>(session: Session, socket: WebSocketStream<S>)
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
+/// Runs a socket to its end: `stream` after the handshake, and the bytes
+/// read with the upgrade request (the client's first frames, perhaps).
+pub async fn run(session: Session, stream: TcpStream, early: Bytes, config: WebSocketConfig) {
     let live = session.live.clone();
     let limits = &live.limits;
-    let (tx, rx) = mpsc::channel(limits.queue_len.max(1));
+    let stream = Arc::new(stream);
+    let out = Arc::new(Out::new(Some(stream.clone()), limits.queue_len));
     let peer = Peer {
-        tx,
+        out: out.clone(),
         control: Arc::new(Control::default()),
     };
-    let (mut sink, stream) = socket.split();
+    let reader = ReadSide::new(stream, early, out.clone());
+    let socket = WebSocketStream::from_raw_socket(reader, Role::Server, Some(config)).await;
 
     // Join first, then read history: a message committed in between is in
-    // both, and the writer task drops the queued copy (see `write_loop`).
+    // both, and the outbox drops the queued copy (see `Out::open`).
     let signed_in = session.user.as_ref().map(|user| SignedIn {
         user_id: user.id,
         token_version: user.token_version,
@@ -95,48 +95,39 @@ where
         signed_in,
     ) {
         Ok(joined) => joined,
-        Err(_) => {
-            let _ = sink.send(protocol::close_frame(close::GOING_AWAY)).await;
-            return;
-        }
+        Err(_) => return refuse(&out, None, close::GOING_AWAY).await,
     };
     let opened = match hello(&session, online).await {
         Ok(Some(opened)) => opened,
         Ok(None) => {
             // The chat went away during the upgrade.
             live.hub.leave(session.chat_id, member);
-            let _ = sink.send(WsMessage::Text(protocol::chat_deleted())).await;
-            let _ = sink.send(protocol::close_frame(close::CHAT_DELETED)).await;
-            return;
+            return refuse(&out, Some(protocol::chat_deleted()), close::CHAT_DELETED).await;
         }
         Err(error) => {
             // Not the chat's fault: the client should come back later.
             tracing::warn!(%error, "cannot open a socket");
             live.hub.leave(session.chat_id, member);
-            let _ = sink
-                .send(protocol::close_frame(close::TRY_AGAIN_LATER))
-                .await;
-            return;
+            return refuse(&out, None, close::TRY_AGAIN_LATER).await;
         }
     };
 
     let started = Instant::now();
     let writer = tokio::spawn(write_loop(
-        sink,
-        rx,
+        out,
         peer.control.clone(),
         opened,
         limits.ping_interval,
         started,
     ));
-    let closing = read_loop(&session, stream, &peer, started).await;
+    let closing = read_loop(&session, socket, &peer, started).await;
     // Leave first, so the room hears of it now, not after the grace period.
     live.hub.leave(session.chat_id, member);
     peer.control.close(close::NORMAL);
-    if let Some(mut stream) = closing {
+    if let Some(mut socket) = closing {
         // We closed: give the client a moment to answer our close frame.
         let _ = tokio::time::timeout(CLOSE_GRACE, async {
-            while let Some(Ok(message)) = stream.next().await {
+            while let Some(Ok(message)) = socket.next().await {
                 if matches!(message, WsMessage::Close(_)) {
                     break;
                 }
@@ -145,6 +136,16 @@ where
         .await;
     }
     let _ = writer.await;
+}
+
+/// Closes a socket that never got its `hello`, after `last` if given.
+async fn refuse(out: &Out, last: Option<Utf8Bytes>, code: u16) {
+    if let Some(frame) = last {
+        // No message is ever skipped here: nothing but `last` goes out.
+        out.open(crate::live::wire::text(frame.as_bytes()), i64::MAX);
+        drain(out).await;
+    }
+    say_goodbye(out, code).await;
 }
 
 /// Builds the `hello` frame; `None` when the chat is gone.
@@ -196,15 +197,12 @@ fn frame_rate(limits: &WsLimits) -> Rate {
 
 /// Reads client frames until the client leaves (`None`) or the server
 /// closes the socket (the stream is handed back for the close handshake).
-async fn read_loop<S>(
+async fn read_loop(
     session: &Session,
-    mut stream: SplitStream<WebSocketStream<S>>,
+    mut stream: WebSocketStream<ReadSide>,
     peer: &Peer,
     started: Instant,
-) -> Option<SplitStream<WebSocketStream<S>>>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
+) -> Option<WebSocketStream<ReadSide>> {
     let mut bucket = TokenBucket::full(frame_rate(&session.live.limits), Instant::now());
     loop {
         let next = tokio::select! {
@@ -217,7 +215,12 @@ where
             Some(Ok(WsMessage::Binary(_))) => {
                 peer.send(protocol::bad_frame(&protocol::BadFrame::binary()))
             }
-            Some(Ok(WsMessage::Close(_))) | None => return None,
+            Some(Ok(WsMessage::Close(_))) => {
+                // tungstenite queued its answer; this hands it to the outbox.
+                let _ = stream.flush().await;
+                return None;
+            }
+            None => return None,
             Some(Ok(_)) => {} // ping/pong: tungstenite answers pings itself
             Some(Err(WsError::Capacity(_))) => {
                 peer.control.close(close::TOO_BIG);

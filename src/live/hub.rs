@@ -3,12 +3,15 @@
 //! [`protocol`]'s business. It is also the local [`Fanout`]: an [`Event`]
 //! is rendered per base URL and sent to the chat's sockets.
 //!
-//! Each socket has a bounded outbound queue. A broadcast serializes its frame
-//! once per distinct base URL (links in frames are absolute; nearly always
-//! there is one) and hands every recipient a reference-counted copy of the
-//! same bytes. A recipient whose queue is full is not waited for: it is
-//! told to close with 1008 and dropped from the chat, so one slow client
-//! never slows a room or grows memory. A chat with no sockets has no entry.
+//! Each socket has a bounded outbox ([`Out`](crate::live::peer::Out)). A
+//! broadcast serializes and frames its frame once per distinct base URL
+//! (links in frames are absolute; nearly always there is one) and gives
+//! every recipient the same bytes: a room of up to [`DIRECT_MAX`] sockets
+//! gets them written at once, by the publishing task; a larger one through
+//! each socket's writer task, so the runtime's workers share the writes. A
+//! recipient whose outbox is full is not waited for: it is told to close
+//! with 1008 and dropped from the chat, so one slow client never slows a
+//! room or grows memory. A chat with no sockets has no entry.
 //!
 //! Presence is a state, not an event: a join or a leave only marks the
 //! chat; at most once per presence interval (250 ms, longer in very large
@@ -25,15 +28,23 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, Notify};
+use bytes::Bytes;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::live::fanout::{Event, Fanout};
-use crate::live::peer::{Control, Outbound, Peer};
+use crate::live::peer::{Control, Peer};
 use crate::live::protocol::{self, close};
+use crate::live::wire;
 
 pub use presence::PRESENCE_INTERVAL;
+
+/// Rooms up to this many sockets get a broadcast written by the publishing
+/// task itself (one `write` per socket, nothing woken); larger rooms share
+/// the writes among the runtime's workers through the sockets' writer
+/// tasks (BENCHMARKS.md, "seventh session").
+pub const DIRECT_MAX: usize = 256;
 
 /// A user signed in on a socket, with the token version they signed in
 /// under (a newer one in the database means their tokens were revoked).
@@ -43,6 +54,7 @@ pub struct SignedIn {
     pub token_version: i64,
 }
 
+#[derive(Clone)]
 struct Member {
     base: Arc<str>,
     peer: Peer,
@@ -187,10 +199,21 @@ impl Hub {
         make: impl FnMut(&str) -> Utf8Bytes,
     ) {
         let mut state = self.lock();
-        let Some(room) = state.chats.get_mut(&chat_id) else {
+        let Some(room) = state.chats.get(&chat_id) else {
             return;
         };
-        let dropped = send_to(&room.members, make, message_id);
+        let dropped = if room.members.len() <= DIRECT_MAX {
+            // Written outside the hub's lock: the writes take a while,
+            // and joins, leaves and other chats must not wait for them.
+            let members = room.members.clone();
+            drop(state);
+            let dropped = send_to(&members, make, message_id);
+            state = self.lock();
+            dropped
+        } else {
+            // Only queued (cheap); a copy of a large room would cost more.
+            send_to(&room.members, make, message_id)
+        };
         if !dropped.is_empty() {
             self.forget(&mut state, chat_id, &dropped);
         }
@@ -203,17 +226,21 @@ impl Hub {
         let Some(room) = state.chats.get(&chat_id) else {
             return;
         };
-        for member in room.members.values() {
-            if Arc::ptr_eq(&member.peer.control, &except.control)
-                || member.peer.control.close_code().is_some()
-            {
-                continue;
-            }
+        let direct = room.members.len() <= DIRECT_MAX;
+        let peers: Vec<Peer> = room
+            .members
+            .values()
+            .filter(|member| {
+                !Arc::ptr_eq(&member.peer.control, &except.control)
+                    && member.peer.control.close_code().is_none()
+            })
+            .map(|member| member.peer.clone())
+            .collect();
+        drop(state);
+        let frame = wire::text(frame.as_bytes());
+        for peer in peers {
             // Full or closing: this notice is skipped, nobody is closed.
-            let _ = member.peer.tx.try_send(Outbound::Text {
-                frame: frame.clone(),
-                message_id: None,
-            });
+            let _ = peer.out.push(&frame, None, direct);
         }
     }
 
@@ -340,45 +367,37 @@ impl Fanout for Hub {
 /// Queues a close behind the frames already queued; if the queue is full,
 /// the control block still closes the socket.
 fn close_after_queued(peer: &Peer, code: u16) {
-    if peer.tx.try_send(Outbound::Close(code)).is_err() {
+    if peer.out.close_after(code).is_err() {
         peer.control.close(code);
     }
 }
 
-/// Queues a frame for each member; returns the members whose queue was
+/// Sends a frame to each member; returns the members whose outbox was
 /// full (they are told to close with 1008).
 fn send_to(
     members: &HashMap<u64, Member>,
     mut make: impl FnMut(&str) -> Utf8Bytes,
     message_id: Option<i64>,
 ) -> Vec<u64> {
-    let mut frames: Vec<(&str, Utf8Bytes)> = Vec::with_capacity(1);
+    let mut frames: Vec<(&str, Bytes)> = Vec::with_capacity(1);
     let mut dropped = Vec::new();
+    let direct = members.len() <= DIRECT_MAX;
     for (&id, member) in members {
         let control: &Control = &member.peer.control;
         if control.close_code().is_some() {
             continue;
         }
-        let frame = match frames.iter().find(|(base, _)| *base == &*member.base) {
-            Some((_, frame)) => frame.clone(),
+        let index = match frames.iter().position(|(base, _)| *base == &*member.base) {
+            Some(index) => index,
             None => {
-                let frame = make(&member.base);
-                frames.push((&member.base, frame.clone()));
-                frame
+                frames.push((&member.base, wire::text(make(&member.base).as_bytes())));
+                frames.len() - 1
             }
         };
-        match member
-            .peer
-            .tx
-            .try_send(Outbound::Text { frame, message_id })
-        {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                control.close(close::POLICY);
-                dropped.push(id);
-            }
-            // The socket is ending; its reader removes it.
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        let frame = &frames[index].1;
+        if member.peer.out.push(frame, message_id, direct).is_err() {
+            control.close(close::POLICY);
+            dropped.push(id);
         }
     }
     dropped

@@ -4,9 +4,11 @@
 //! - [`fanout`]: the seam: typed [`Event`]s and the [`Fanout`] that
 //!   delivers them to a chat's sockets.
 //! - [`hub`]: which sockets are open in which chat; the local fan-out.
-//! - [`peer`]: one socket's queue and control block.
-//! - [`connection`] and [`outbound`]: one socket's life, its read and its
-//!   write half.
+//! - [`peer`]: one socket's outbox (frames written straight to its TCP
+//!   stream, or queued) and control block.
+//! - [`wire`]: WebSocket framing of the server's frames, as bytes.
+//! - [`connection`], [`stream`] and [`outbound`]: one socket's life, its
+//!   read half (tungstenite) and its writer task.
 //! - [`typing`]: the per-user gate of typing notices.
 //! - [`writer`]: the group-committing message writer, which stores a
 //!   message before anyone is told of it.
@@ -31,7 +33,9 @@ pub mod outbound;
 pub mod peer;
 pub mod protocol;
 pub mod revocation;
+pub mod stream;
 pub mod typing;
+pub mod wire;
 pub mod writer;
 
 pub use fanout::{Event, Fanout};

@@ -1,25 +1,24 @@
-//! The outbound half of a socket: a task of its own that writes the
-//! `hello`, then whatever the socket's queue holds, pings a quiet client,
-//! and ends with the close frame.
+//! A socket's writer task: puts the `hello` first in line, writes what
+//! its outbox queued (frames that could not be written at once, see
+//! [`Out`]), the latest presence count and pings to a quiet client, and
+//! ends with the close frame.
 //!
-//! Frames waiting in the queue go out in one write (fed, then flushed
-//! once): with a flush per frame, every frame was its own syscall, and
-//! that was 80% of the CPU under full load.
+//! Queued frames go out in one `writev` per wake; most frames of a small
+//! room never come here, the broadcast wrote them already.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::stream::SplitSink;
-use futures_util::SinkExt;
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::mpsc;
 use tokio::time::sleep_until;
-use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
-use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::live::hub::PRESENCE_INTERVAL;
-use crate::live::peer::{Control, Outbound};
+use crate::live::peer::{Control, Flushed, Out};
 use crate::live::protocol::{self, close};
+use crate::live::wire;
+
+/// How long the last frames and the close frame may take to go out.
+const LAST_WORDS: Duration = Duration::from_secs(5);
 
 /// What the socket's first frame says.
 pub struct Opened {
@@ -34,27 +33,21 @@ pub struct Opened {
 
 /// Sends the `hello`, then queued frames and the latest presence count,
 /// pings when the client is quiet, and a close frame when asked to.
-pub async fn write_loop<S>(
-    mut sink: SplitSink<WebSocketStream<S>, WsMessage>,
-    mut rx: mpsc::Receiver<Outbound>,
+pub async fn write_loop(
+    out: Arc<Out>,
     control: Arc<Control>,
     opened: Opened,
     ping_interval: Duration,
     started: Instant,
-) where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
+) {
     let Opened {
         hello,
-        last_id: hello_last_id,
+        last_id,
         online,
     } = opened;
     // The count the client last heard; an equal one is not repeated.
     let mut told = online;
-    if sink.send(WsMessage::Text(hello)).await.is_err() {
-        control.close(close::NORMAL);
-        return;
-    }
+    out.open(wire::text(hello.as_bytes()), last_id);
     let mut ticker = tokio::time::interval(ping_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await;
@@ -65,21 +58,37 @@ pub async fn write_loop<S>(
     // when this task ran late).
     let mut presence_sent: Option<Instant> = None;
     let mut presence_due: Option<Instant> = None;
-    // Made once and kept across frames: futures built anew on every wake
-    // registered and dropped two waiters and a timer entry per frame, for
-    // each socket of a broadcast.
+    // Made once and kept across wakes: futures built anew on every wake
+    // registered and dropped waiters and a timer entry each time.
     let closed = control.closed();
     let presence_set = control.presence_set();
     let presence_timer = sleep_until(Instant::now().into());
-    tokio::pin!(closed, presence_set, presence_timer);
+    let waiting = out.waiting();
+    tokio::pin!(closed, presence_set, presence_timer, waiting);
     let code = loop {
-        let outbound = tokio::select! {
+        let blocked = match out.flush() {
+            Flushed::Empty => false,
+            Flushed::Blocked => true,
+            Flushed::Failed => {
+                control.close(close::NORMAL);
+                return;
+            }
+            Flushed::Close(code) => break code,
+        };
+        let frame = tokio::select! {
             biased;
             () = &mut closed => break control.close_code().unwrap_or(close::NORMAL),
-            outbound = rx.recv() => match outbound {
-                Some(outbound) => outbound,
-                None => break close::NORMAL,
-            },
+            () = &mut waiting => {
+                waiting.set(out.waiting());
+                continue;
+            }
+            ready = out.writable(), if blocked => {
+                if ready.is_err() {
+                    control.close(close::NORMAL);
+                    return;
+                }
+                continue;
+            }
             () = &mut presence_set, if presence_due.is_none() => {
                 presence_set.set(control.presence_set());
                 let now = Instant::now();
@@ -118,71 +127,48 @@ pub async fn write_loop<S>(
                     }
                 }
                 if now.saturating_sub(seen) >= ping_interval {
-                    if sink.send(WsMessage::Ping(Default::default())).await.is_err() {
-                        break close::NORMAL;
-                    }
+                    out.send_own(wire::ping());
                     ping_sent = Some(now);
                 }
                 continue;
             }
         };
-        // Send what is waiting in one write: feed, then flush once.
-        let mut next = Some(outbound);
-        let mut close_with = None;
-        let mut failed = false;
-        while let Some(outbound) = next.take() {
-            match outbound {
-                Outbound::Text {
-                    message_id: Some(id),
-                    ..
-                } if id <= hello_last_id => {}
-                Outbound::Text { frame, .. } => {
-                    if sink.feed(WsMessage::Text(frame)).await.is_err() {
-                        failed = true;
-                        break;
-                    }
-                }
-                Outbound::Close(code) => {
-                    close_with = Some(code);
-                    break;
-                }
-            }
-            next = rx.try_recv().ok();
-        }
-        if failed || sink.flush().await.is_err() {
-            // Often the client's close frame arrived first and tungstenite
-            // refuses further frames; closing the sink still flushes the
-            // close reply it queued, which the client waits for.
-            control.close(close::NORMAL);
-            let _ = sink.close().await;
-            return;
-        }
-        if let Some(code) = close_with {
-            control.close(code);
-            break code;
-        }
+        out.send_own(wire::text(frame.as_bytes()));
     };
     // Whatever ended the loop, the reader must stop too.
     control.close(code);
-    if code != close::NORMAL {
-        let _ = sink.send(protocol::close_frame(code)).await;
+    say_goodbye(&out, code).await;
+    tracing::debug!(code, "socket writer done");
+}
+
+/// Ends a socket: its close frame (unless the client's close was answered
+/// already) after the rest of a frame begun, written within [`LAST_WORDS`].
+pub async fn say_goodbye(out: &Out, code: u16) {
+    out.finish(code);
+    let _ = tokio::time::timeout(LAST_WORDS, drain(out)).await;
+}
+
+/// Writes everything queued, waiting for the stream as needed.
+pub async fn drain(out: &Out) {
+    loop {
+        match out.flush() {
+            Flushed::Blocked => {
+                if out.writable().await.is_err() {
+                    return;
+                }
+            }
+            Flushed::Empty | Flushed::Failed | Flushed::Close(_) => return,
+        }
     }
-    // Flushes our close frame, or the reply tungstenite queued to the
-    // client's close frame, which is what a client-initiated close needs.
-    let closed = sink.close().await;
-    tracing::debug!(code, ?closed, "socket writer done");
 }
 
 /// The presence frame waiting in the socket's slot, unless the client
 /// already has that count.
-fn presence(control: &Control, told: &mut usize) -> Option<Outbound> {
+fn presence(control: &Control, told: &mut usize) -> Option<Utf8Bytes> {
     match control.take_presence() {
         Some(online) if online != *told => {
             *told = online;
-            Some(Outbound::Text {
-                frame: protocol::presence(online),
-                message_id: None,
-            })
+            Some(protocol::presence(online))
         }
         _ => None,
     }

@@ -1,29 +1,18 @@
 //! A handle to one socket, shared by its reader task, its writer task and
-//! the hub: the bounded queue of frames waiting to be written, and the
-//! control block through which anyone may ask the socket to close.
+//! the hub: the socket's outbox ([`Out`]), which writes frames to the TCP
+//! stream, and the control block through which anyone may ask the socket
+//! to close.
 
 use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::domain::error::Error;
 use crate::live::protocol::{self, close};
-
-/// What a socket's writer task sends.
-#[derive(Debug, Clone)]
-pub enum Outbound {
-    /// A text frame; `message_id` is set on `message` frames so the writer
-    /// can skip ones its `hello` already carried.
-    Text {
-        frame: Utf8Bytes,
-        message_id: Option<i64>,
-    },
-    /// A close frame with this code; the last thing sent.
-    Close(u16),
-}
+use crate::live::wire;
 
 /// Shared between a socket's reader task, writer task and the hub.
 #[derive(Debug, Default)]
@@ -101,20 +90,18 @@ impl Control {
     }
 }
 
-/// A handle to one socket: its queue and its control block.
+/// A handle to one socket: its outbox and its control block.
 #[derive(Debug, Clone)]
 pub struct Peer {
-    pub tx: mpsc::Sender<Outbound>,
+    pub out: Arc<Out>,
     pub control: Arc<Control>,
 }
 
 impl Peer {
-    /// Queues a frame for this socket alone; a full queue closes it (1008).
+    /// Sends a frame to this socket alone; a full outbox closes it (1008).
     pub fn send(&self, frame: Utf8Bytes) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(Outbound::Text {
-            frame,
-            message_id: None,
-        }) {
+        let frame = wire::text(frame.as_bytes());
+        if self.out.push(&frame, None, true).is_err() {
             self.control.close(close::POLICY);
         }
     }
@@ -124,3 +111,6 @@ impl Peer {
         self.send(protocol::error(error));
     }
 }
+
+mod out;
+pub use out::{Flushed, Full, Out};

@@ -8,11 +8,10 @@
 //! share the bytes, so a broadcast costs one serialization per distinct
 //! base URL however many sockets get it.
 
+use bytes::Bytes;
 use serde::Serialize;
 use serde_json::Value as Json;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::domain::community;
 use crate::domain::error::{messages, Error};
@@ -20,6 +19,7 @@ use crate::domain::form::Value;
 use crate::domain::rules;
 use crate::domain::views::{ChatView, MessageView};
 use crate::live::fanout::Event;
+use crate::live::wire;
 use crate::storage::chats::Chat;
 use crate::storage::messages::Message;
 
@@ -313,9 +313,11 @@ pub fn bad_frame(bad: &BadFrame) -> Utf8Bytes {
     error_frame(bad.code(), bad.detail())
 }
 
-/// A close frame with `code` and the reason that goes with it.
-pub fn close_frame(code: u16) -> WsMessage {
+/// The close frame a socket ends with: `code` and the reason that goes
+/// with it; a normal close (1000) has no payload, as it always had.
+pub fn close_frame(code: u16) -> Bytes {
     let reason = match code {
+        close::NORMAL => return wire::close(None, ""),
         close::GOING_AWAY => "going away (server shutdown or no answer to pings)",
         close::POLICY => "too slow: messages were not being read",
         close::TOO_BIG => "frame too large",
@@ -324,10 +326,7 @@ pub fn close_frame(code: u16) -> WsMessage {
         close::CHAT_DELETED => "chat deleted",
         _ => "",
     };
-    WsMessage::Close(Some(CloseFrame {
-        code: CloseCode::from(code),
-        reason: Utf8Bytes::from_static(reason),
-    }))
+    wire::close(Some(code), reason)
 }
 
 /// `message`, `message_edited`, `message_deleted` and `reactions` frames.

@@ -6,9 +6,8 @@
 use std::sync::Arc;
 
 use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::Role;
-use tokio_tungstenite::WebSocketStream;
 use warp::http::header::{
     HeaderValue, CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION,
     UPGRADE,
@@ -128,17 +127,16 @@ async fn connect(room: String, id: i64, req: Req) -> Result<Response, ApiError> 
     let config = socket::websocket_config(&app.config.ws);
     tokio::spawn(async move {
         match on_upgrade.await {
-            Ok(upgraded) => {
-                let stream = WebSocketStream::from_raw_socket(
-                    TokioIo::new(upgraded),
-                    Role::Server,
-                    Some(config),
-                )
-                .await;
-                socket::run(session, stream).await;
-                // The address's place is given back only when the socket is done.
-                drop(slot);
-            }
+            // The TCP stream itself: frames are written to it directly
+            // (see `live::peer::Out`).
+            Ok(upgraded) => match upgraded.downcast::<TokioIo<TcpStream>>() {
+                Ok(parts) => {
+                    socket::run(session, parts.io.into_inner(), parts.read_buf, config).await;
+                    // The address's place is given back only when the socket is done.
+                    drop(slot);
+                }
+                Err(_) => tracing::error!("websocket upgrade of an unexpected stream type"),
+            },
             Err(error) => tracing::debug!(%error, "websocket upgrade failed"),
         }
     });

@@ -1,23 +1,18 @@
 use super::presence::interval;
 use super::*;
-use crate::live::peer::Control;
+use crate::live::peer::{Control, Out};
 
-fn peer(capacity: usize) -> (Peer, mpsc::Receiver<Outbound>) {
-    let (tx, rx) = mpsc::channel(capacity);
+/// A peer without a stream: its frames wait in its outbox, for the test to
+/// take ([`Out::take_queued`]).
+fn peer(capacity: usize) -> (Peer, Arc<Out>) {
+    let out = Arc::new(Out::new(None, capacity));
     (
         Peer {
-            tx,
+            out: out.clone(),
             control: Arc::new(Control::default()),
         },
-        rx,
+        out,
     )
-}
-
-fn text(outbound: Outbound) -> String {
-    match outbound {
-        Outbound::Text { frame, .. } => frame.to_string(),
-        Outbound::Close(code) => format!("close {code}"),
-    }
 }
 
 fn user(user_id: i64) -> Option<SignedIn> {
@@ -84,7 +79,7 @@ fn large_rooms_are_told_less_often() {
 fn a_full_queue_closes_that_socket_only() {
     let hub = Hub::new(10);
     let (slow, _slow_rx) = peer(1);
-    let (fast, mut fast_rx) = peer(8);
+    let (fast, fast_out) = peer(8);
     let slow_control = slow.control.clone();
     hub.join(1, "b".into(), slow, None).unwrap();
     hub.join(1, "b".into(), fast, None).unwrap();
@@ -92,8 +87,7 @@ fn a_full_queue_closes_that_socket_only() {
     hub.broadcast(1, Some(2), |_| "two".into());
     assert_eq!(slow_control.close_code(), Some(close::POLICY));
     assert_eq!(hub.online(1), 1);
-    assert_eq!(text(fast_rx.try_recv().unwrap()), "one");
-    assert_eq!(text(fast_rx.try_recv().unwrap()), "two");
+    assert_eq!(fast_out.take_queued(), ["one", "two"]);
 }
 
 #[test]
@@ -117,33 +111,34 @@ fn frames_are_built_once_per_base() {
 #[test]
 fn as_the_fan_out_it_renders_events_and_closes_deleted_chats() {
     let hub = Hub::new(10);
-    let (a, mut a_rx) = peer(8);
+    let (a, a_out) = peer(8);
     hub.join(1, "http://h".into(), a, None).unwrap();
     hub.publish(1, Event::ChatDeleted);
     assert_eq!(
-        text(a_rx.try_recv().unwrap()),
-        protocol::chat_deleted().as_str()
+        a_out.take_queued(),
+        [protocol::chat_deleted().as_str(), "close 4404"]
     );
-    assert_eq!(text(a_rx.try_recv().unwrap()), "close 4404");
     assert_eq!(hub.sockets(), 0);
 }
 
 #[test]
 fn revoking_a_user_closes_only_their_sockets_with_4401() {
     let hub = Hub::new(10);
-    let (a, mut a_rx) = peer(8);
-    let (a2, mut a2_rx) = peer(8);
-    let (b, mut b_rx) = peer(8);
+    let (a, a_out) = peer(8);
+    let (a2, a2_out) = peer(8);
+    let (b, b_out) = peer(8);
     hub.join(1, "h".into(), a, user(7)).unwrap();
     hub.join(2, "h".into(), a2, user(7)).unwrap();
     hub.join(1, "h".into(), b, user(8)).unwrap();
     assert_eq!(hub.signed_in(), [7, 8]);
     assert_eq!(hub.revoke_user(7), 2);
-    for rx in [&mut a_rx, &mut a2_rx] {
-        assert_eq!(text(rx.try_recv().unwrap()), protocol::revoked().as_str());
-        assert_eq!(text(rx.try_recv().unwrap()), "close 4401");
+    for out in [&a_out, &a2_out] {
+        assert_eq!(
+            out.take_queued(),
+            [protocol::revoked().as_str(), "close 4401"]
+        );
     }
-    assert!(b_rx.try_recv().is_err());
+    assert!(b_out.take_queued().is_empty());
 }
 
 #[test]
@@ -163,7 +158,10 @@ fn stale_versions_and_vanished_users_are_revoked_current_ones_stay() {
     // (joined after the check).
     let current = HashMap::from([(1, 1)]);
     assert_eq!(hub.revoke_stale(&[1, 2], &current), 2);
-    let closed: Vec<bool> = sockets.iter_mut().map(|rx| rx.try_recv().is_ok()).collect();
+    let closed: Vec<bool> = sockets
+        .iter()
+        .map(|out| !out.take_queued().is_empty())
+        .collect();
     assert_eq!(closed, [true, false, true, false]);
 }
 

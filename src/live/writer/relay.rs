@@ -23,6 +23,7 @@ use super::finish::finish;
 use super::{Done, Op};
 use crate::domain::error::Error;
 use crate::live::fanout::Fanout;
+use crate::live::peer::Out;
 
 /// A committed batch: each operation with its outcome, in commit order.
 pub(super) type Finished = Vec<(Op, Result<Done, Error>)>;
@@ -68,8 +69,12 @@ impl Relay {
     }
 }
 
+/// Publishes and answers a batch; each socket gets the batch's frames in
+/// one write (see [`Out::batched`]).
 fn finish_all(batch: Finished, fanout: &dyn Fanout) {
-    for (op, outcome) in batch {
-        finish(op, outcome, fanout);
-    }
+    Out::batched(|| {
+        for (op, outcome) in batch {
+            finish(op, outcome, fanout);
+        }
+    });
 }

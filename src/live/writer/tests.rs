@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::*;
 use crate::live::fanout::Event;
-use crate::live::peer::{Control, Outbound};
+use crate::live::peer::{Control, Out};
 use crate::live::protocol;
 use crate::rooms::Room;
 use crate::storage::chats::{self, NewChat};
@@ -71,14 +71,13 @@ fn started(dir: &Path) -> (Seeded, Arc<Recorder>, Writer) {
 
 /// A post from a socket nobody reads.
 fn post(chat_id: i64, user_id: i64, text: &str) -> Op {
-    let (tx, _frames) = mpsc::channel(1);
     Op::Post {
         chat_id,
         user_id,
         text: text.to_string(),
         nonce: None,
         origin: Peer {
-            tx,
+            out: Arc::new(Out::new(None, 1)),
             control: Arc::new(Control::default()),
         },
     }
@@ -143,9 +142,9 @@ async fn publishes_events_after_the_commit_and_refuses_in_domain_terms() {
         recorder,
         writer,
     ) = started(dir.path());
-    let (tx, mut frames) = mpsc::channel(8);
+    let out = Arc::new(Out::new(None, 8));
     let peer = Peer {
-        tx,
+        out: out.clone(),
         control: Arc::new(Control::default()),
     };
 
@@ -177,12 +176,10 @@ async fn publishes_events_after_the_commit_and_refuses_in_domain_terms() {
     };
     writer.submit(hijack).await.unwrap();
     writer.flush().await;
-    match frames.try_recv().unwrap() {
-        Outbound::Text { frame, .. } => {
-            assert_eq!(frame, protocol::error(&Error::PermissionDenied))
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        out.take_queued(),
+        [protocol::error(&Error::PermissionDenied).as_str()]
+    );
     assert!(recorder.take().is_empty());
 
     // A REST handler gets the message, and the chat the event.
