@@ -18,6 +18,15 @@ async fn pair() -> (Arc<TcpStream>, TcpStream) {
     (Arc::new(near), far)
 }
 
+/// An outbox whose `hello` is out, and the far end, which has not read it.
+async fn opened(capacity: usize) -> (Arc<Out>, TcpStream) {
+    let (near, far) = pair().await;
+    let out = Arc::new(Out::new(Some(near), capacity));
+    out.open(wire::text(b"hello"), 0);
+    assert_eq!(out.flush(), Flushed::Empty);
+    (out, far)
+}
+
 /// Reads `count` server frames: (opcode, payload).
 async fn frames(far: &mut (impl AsyncRead + Unpin), count: usize) -> Vec<(u8, Vec<u8>)> {
     let mut frames = Vec::new();
@@ -72,10 +81,7 @@ async fn frames_wait_for_the_hello_then_go_straight_out() {
 
 #[tokio::test]
 async fn a_batch_is_written_when_it_ends() {
-    let (near, mut far) = pair().await;
-    let out = Arc::new(Out::new(Some(near), 8));
-    out.open(wire::text(b"hello"), 0);
-    assert_eq!(out.flush(), Flushed::Empty);
+    let (out, mut far) = opened(8).await;
     assert_eq!(frames(&mut far, 1).await.len(), 1);
     let pushed = Out::batched(|| {
         for text in ["a", "b", "c"] {
@@ -142,10 +148,7 @@ async fn a_full_queue_says_so_and_a_close_ends_what_is_sent() {
 
 #[tokio::test]
 async fn after_answering_the_clients_close_nothing_more_is_sent() {
-    let (near, mut far) = pair().await;
-    let out = Arc::new(Out::new(Some(near), 8));
-    out.open(wire::text(b"hello"), 0);
-    assert_eq!(out.flush(), Flushed::Empty);
+    let (out, mut far) = opened(8).await;
     // tungstenite's answer to the client's close, through the read side.
     out.send_own(wire::close(Some(1000), ""));
     out.push(&wire::text(b"late"), None, true).unwrap();
@@ -161,10 +164,7 @@ async fn after_answering_the_clients_close_nothing_more_is_sent() {
 
 #[tokio::test]
 async fn closing_finishes_the_frame_begun_and_drops_the_rest() {
-    let (near, mut far) = pair().await;
-    let out = Arc::new(Out::new(Some(near), 4_000));
-    out.open(wire::text(b"hello"), 0);
-    assert_eq!(out.flush(), Flushed::Empty);
+    let (out, mut far) = opened(4_000).await;
     // Until the kernel takes only part of a frame: nobody reads, so the
     // frames fill its buffer; when one fills it exactly, the far end reads
     // a little (kept, and read first below) to make room for a partial write.
