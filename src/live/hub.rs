@@ -1,7 +1,8 @@
 //! The WebSocket hub: which sockets are open in which chat, and fan-out of
 //! frames to them. It carries bytes; what they say is
-//! [`protocol`]'s business. It is also the local [`Fanout`]: an [`Event`]
-//! is rendered per base URL and sent to the chat's sockets.
+//! [`protocol`]'s business. It is also the local
+//! [`Fanout`](crate::live::Fanout): an [`Event`](crate::live::Event) is
+//! rendered per base URL and sent to the chat's sockets (see [`broadcast`]).
 //!
 //! Each socket has a bounded outbox ([`Out`](crate::live::peer::Out)). A
 //! broadcast serializes and frames its frame once per distinct base URL
@@ -16,7 +17,7 @@
 //! Presence is a state, not an event: a join or a leave only marks the
 //! chat; at most once per presence interval (250 ms, longer in very large
 //! rooms) the current count is put into each socket's presence slot (see
-//! [`Control::set_presence`]), which the socket's writer turns into one
+//! [`Control::set_presence`](crate::live::peer::Control::set_presence)), which the socket's writer turns into one
 //! frame. N sockets coming or going cost O(N) work and frames, not O(N²).
 //!
 //! The hub also knows who is signed in on each socket, so a user whose
@@ -28,23 +29,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
-use bytes::Bytes;
 use tokio::sync::Notify;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use crate::live::fanout::{Event, Fanout};
-use crate::live::peer::{Control, Peer};
+use crate::live::peer::Peer;
 use crate::live::protocol::{self, close};
-use crate::live::wire;
+use broadcast::close_after_queued;
 
+pub use broadcast::DIRECT_MAX;
 pub use presence::PRESENCE_INTERVAL;
-
-/// Rooms up to this many sockets get a broadcast written by the publishing
-/// task itself (one `write` per socket, nothing woken); larger rooms share
-/// the writes among the runtime's workers through the sockets' writer
-/// tasks (BENCHMARKS.md, "seventh session").
-pub const DIRECT_MAX: usize = 256;
 
 /// A user signed in on a socket, with the token version they signed in
 /// under (a newer one in the database means their tokens were revoked).
@@ -190,77 +183,6 @@ impl Hub {
         Some(online)
     }
 
-    /// Sends a frame to every socket of a chat. `make` builds the frame for a
-    /// base URL; it runs once per distinct base.
-    pub fn broadcast(
-        &self,
-        chat_id: i64,
-        message_id: Option<i64>,
-        make: impl FnMut(&str) -> Utf8Bytes,
-    ) {
-        let mut state = self.lock();
-        let Some(room) = state.chats.get(&chat_id) else {
-            return;
-        };
-        let dropped = if room.members.len() <= DIRECT_MAX {
-            // Written outside the hub's lock: the writes take a while,
-            // and joins, leaves and other chats must not wait for them.
-            let members = room.members.clone();
-            drop(state);
-            let dropped = send_to(&members, make, message_id);
-            state = self.lock();
-            dropped
-        } else {
-            // Only queued (cheap); a copy of a large room would cost more.
-            send_to(&room.members, make, message_id)
-        };
-        if !dropped.is_empty() {
-            self.forget(&mut state, chat_id, &dropped);
-        }
-    }
-
-    /// Sends a frame that may be dropped (a typing notice) to every socket
-    /// of a chat but `except`; a full queue skips it rather than closing.
-    pub fn broadcast_others(&self, chat_id: i64, except: &Peer, frame: Utf8Bytes) {
-        let state = self.lock();
-        let Some(room) = state.chats.get(&chat_id) else {
-            return;
-        };
-        let direct = room.members.len() <= DIRECT_MAX;
-        let peers: Vec<Peer> = room
-            .members
-            .values()
-            .filter(|member| {
-                !Arc::ptr_eq(&member.peer.control, &except.control)
-                    && member.peer.control.close_code().is_none()
-            })
-            .map(|member| member.peer.clone())
-            .collect();
-        drop(state);
-        let frame = wire::text(frame.as_bytes());
-        for peer in peers {
-            // Full or closing: this notice is skipped, nobody is closed.
-            let _ = peer.out.push(&frame, None, direct);
-        }
-    }
-
-    /// Sends a last frame to every socket of a chat, closes them with
-    /// `code`, and forgets the chat.
-    pub fn close_chat(&self, chat_id: i64, code: u16, make: impl FnMut(&str) -> Utf8Bytes) {
-        let mut state = self.lock();
-        let Some(room) = state.chats.remove(&chat_id) else {
-            return;
-        };
-        send_to(&room.members, make, None);
-        for member in room.members.values() {
-            close_after_queued(&member.peer, code);
-        }
-        state.sockets -= room.members.len();
-        if state.sockets == 0 {
-            self.empty.notify_waiters();
-        }
-    }
-
     /// The chats with open sockets.
     pub fn open_chats(&self) -> Vec<i64> {
         self.lock().chats.keys().copied().collect()
@@ -343,66 +265,7 @@ impl Hub {
     }
 }
 
-/// This server's sockets hear of events directly.
-impl Fanout for Hub {
-    fn publish(&self, chat_id: i64, event: Event) {
-        match &event {
-            // Tagged with its id, so a socket whose `hello` carried the
-            // message skips it.
-            Event::MessagePosted { message, .. } => {
-                self.broadcast(chat_id, Some(message.id), |base| {
-                    protocol::event(&event, base)
-                });
-            }
-            Event::ChatDeleted => {
-                self.close_chat(chat_id, close::CHAT_DELETED, |base| {
-                    protocol::event(&event, base)
-                });
-            }
-            _ => self.broadcast(chat_id, None, |base| protocol::event(&event, base)),
-        }
-    }
-}
-
-/// Queues a close behind the frames already queued; if the queue is full,
-/// the control block still closes the socket.
-fn close_after_queued(peer: &Peer, code: u16) {
-    if peer.out.close_after(code).is_err() {
-        peer.control.close(code);
-    }
-}
-
-/// Sends a frame to each member; returns the members whose outbox was
-/// full (they are told to close with 1008).
-fn send_to(
-    members: &HashMap<u64, Member>,
-    mut make: impl FnMut(&str) -> Utf8Bytes,
-    message_id: Option<i64>,
-) -> Vec<u64> {
-    let mut frames: Vec<(&str, Bytes)> = Vec::with_capacity(1);
-    let mut dropped = Vec::new();
-    let direct = members.len() <= DIRECT_MAX;
-    for (&id, member) in members {
-        let control: &Control = &member.peer.control;
-        if control.close_code().is_some() {
-            continue;
-        }
-        let index = match frames.iter().position(|(base, _)| *base == &*member.base) {
-            Some(index) => index,
-            None => {
-                frames.push((&member.base, wire::text(make(&member.base).as_bytes())));
-                frames.len() - 1
-            }
-        };
-        let frame = &frames[index].1;
-        if member.peer.out.push(frame, message_id, direct).is_err() {
-            control.close(close::POLICY);
-            dropped.push(id);
-        }
-    }
-    dropped
-}
-
+pub mod broadcast;
 mod presence;
 #[cfg(test)]
 mod tests;

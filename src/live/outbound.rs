@@ -142,7 +142,7 @@ pub async fn write_loop(
 }
 
 /// Ends a socket: its close frame (unless the client's close was answered
-/// already) after the rest of a frame begun, written within [`LAST_WORDS`].
+/// already) after the rest of a frame begun, written within `LAST_WORDS`.
 pub async fn say_goodbye(out: &Out, code: u16) {
     out.finish(code);
     let _ = tokio::time::timeout(LAST_WORDS, drain(out)).await;

@@ -1,5 +1,6 @@
 use super::presence::interval;
 use super::*;
+use crate::live::fanout::{Event, Fanout};
 use crate::live::peer::{Control, Out};
 
 /// A peer without a stream: its frames wait in its outbox, for the test to
