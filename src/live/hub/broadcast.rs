@@ -41,20 +41,21 @@ impl Hub {
         let Some(room) = state.chats.get(&chat_id) else {
             return;
         };
-        let dropped = if writes_directly(room.members.len()) {
+        if writes_directly(room.members.len()) {
             // Written outside the hub's lock: the writes take a while,
             // and joins, leaves and other chats must not wait for them.
             let members = room.members.clone();
             drop(state);
             let dropped = send_to(&members, make, message_id);
-            state = self.lock();
-            dropped
+            if !dropped.is_empty() {
+                self.forget(&mut self.lock(), chat_id, &dropped);
+            }
         } else {
             // Only queued (cheap); a copy of a large room would cost more.
-            send_to(&room.members, make, message_id)
-        };
-        if !dropped.is_empty() {
-            self.forget(&mut state, chat_id, &dropped);
+            let dropped = send_to(&room.members, make, message_id);
+            if !dropped.is_empty() {
+                self.forget(&mut state, chat_id, &dropped);
+            }
         }
     }
 
