@@ -30,7 +30,7 @@ pub enum Command {
     Serve(ServeArgs),
     /// Check a deployed instance end to end through its public URL.
     Doctor {
-        /// The URL browsers use, e.g. https://chat.example.org
+        /// The URL browsers use, e.g. `https://chat.example.org`
         url: String,
     },
     /// Copy the database consistently while the server runs (and the media).
@@ -172,7 +172,7 @@ pub struct ServeArgs {
     /// For public demos: restore the seeded state this often (e.g. 1h, 30m).
     #[arg(long, env = "CHATD_RESET_EVERY", value_parser = parse_duration, requires = "seed")]
     pub reset_every: Option<Duration>,
-    /// Public base URL (scheme://host[:port]) for absolute links, when behind a proxy.
+    /// Public base URL (`scheme://host[:port]`) for absolute links, when behind a proxy.
     #[arg(long, env = "CHATD_PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<String>,
     /// Largest image upload, in MiB.
@@ -184,7 +184,7 @@ pub struct ServeArgs {
     /// Refresh token lifetime (e.g. 10d).
     #[arg(long, env = "CHATD_REFRESH_TTL", default_value = "10d", value_parser = parse_duration)]
     pub refresh_ttl: Duration,
-    /// JWT signing secret (default: generated once, kept in <data-dir>/secret.key).
+    /// JWT signing secret (default: generated once, kept in `<data-dir>/secret.key`).
     #[arg(long, env = "CHATD_SECRET", hide_env_values = true)]
     pub secret: Option<String>,
     /// Open HTTP connections at most (WebSockets count separately).

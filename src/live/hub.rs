@@ -202,7 +202,7 @@ impl Hub {
         users
     }
 
-    /// Closes every socket `user_id` is signed in on (see [`Hub::revoke`]):
+    /// Closes every socket `user_id` is signed in on (see `Hub::revoke`):
     /// the user was deleted or suspended, or their password changed.
     /// Returns how many were closed.
     pub fn revoke_user(&self, user_id: i64) -> usize {

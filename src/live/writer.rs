@@ -4,7 +4,7 @@
 //! Sockets and REST handlers queue operations; the thread takes whatever is
 //! waiting (up to [`MAX_BATCH`]), applies it in one transaction with
 //! `synchronous=FULL`, commits, and only then publishes the results, as
-//! [`Event`]s, in commit order (from a task of the runtime, see `relay`).
+//! [`Event`](crate::live::fanout::Event)s, in commit order (from a task of the runtime, see `relay`).
 //! So a `message` frame always means "this is on disk", one fsync covers
 //! many messages, and every socket sees messages in id order (which
 //! `?after=<id>` catch-up relies on). Refusals are domain [`Error`]s, told
@@ -13,7 +13,7 @@
 //! A batch that cannot be stored is stored not at all: on a full disk each
 //! of its senders is told `unavailable` and later batches go on; when
 //! another process holds the database locked, the batch is kept and tried
-//! again for up to [`BUSY_RETRY_FOR`] (REST callers get their 503 after the
+//! again for up to `batch::BUSY_RETRY_FOR` (REST callers get their 503 after the
 //! first try), so nothing is acknowledged before it is stored and a lock
 //! shorter than that loses nothing.
 

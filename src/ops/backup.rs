@@ -16,7 +16,7 @@ const ATTEMPTS: usize = 5;
 /// Copies the database with SQLite's online backup API in one step, so the
 /// copy is one snapshot even while the server writes; with `media_to`,
 /// also copies the media folder, so that every file the copy names is there
-/// (see [`copy_media`]).
+/// (see `copy_media`).
 pub fn backup(data_dir: &Path, file: &Path, media_to: Option<&Path>) -> anyhow::Result<()> {
     let source = super::open_read_only(data_dir)?;
     anyhow::ensure!(

@@ -161,7 +161,7 @@ impl Media {
     /// (`None` without an upload) and returns its result with the path of a
     /// file it replaced. If `write` fails the new file is removed again;
     /// once its row is committed the replaced one is (see
-    /// [`after_commit`](super::write_lane::after_commit)).
+    /// `write_lane::after_commit`).
     pub fn store_with_row<T, E: From<StorageError>>(
         &self,
         folder: &'static str,

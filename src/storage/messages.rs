@@ -45,7 +45,7 @@ macro_rules! columns {
     };
 }
 
-/// See [`columns!`]; [`message_from_row`] reads them.
+/// See `columns!`; [`message_from_row`] reads them.
 pub const COLUMNS: &str = columns!();
 
 const SELECT: &str = concat!(

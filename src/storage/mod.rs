@@ -3,9 +3,9 @@
 //!
 //! SQLite calls block, so they never run on the async worker threads:
 //! [`Db::run`] hands a closure to one of a few reader threads (see
-//! [`lanes`]), and [`Db::write`] to the one thread that makes the writes of
+//! `lanes`), and [`Db::write`] to the one thread that makes the writes of
 //! [`store`], committing the calls that wait together (see
-//! [`write_lane`]), and awaits the result.
+//! `write_lane`), and awaits the result.
 
 pub mod admin;
 pub mod audit;
@@ -95,7 +95,7 @@ fn reader_threads() -> usize {
 impl Db {
     /// Opens (creating if needed) the database at `path` and brings its schema
     /// up to date. A file that cannot be opened fails with one line that
-    /// names it, says what is wrong and what to do (see [`explain`]).
+    /// names it, says what is wrong and what to do (see `explain`).
     pub fn open(path: &Path) -> anyhow::Result<Db> {
         prepare(path).map_err(|error| explain(path, error))?;
 

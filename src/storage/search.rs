@@ -227,7 +227,7 @@ fn exact(term: &str) -> String {
     format!("\"{}\"", term.replace('"', "\"\""))
 }
 
-/// A prefix token: [`exact`] with `*`.
+/// A prefix token: `exact` with `*`.
 pub fn prefix(term: &str) -> String {
     format!("{}*", exact(term))
 }
