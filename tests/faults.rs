@@ -453,6 +453,95 @@ async fn a_locked_database_delays_writes_then_answers_503_and_loses_nothing() {
     app.new_chat_id(&token, "books", "After the lock").await;
 }
 
+/// Sends `request` after `delay`: its status, body and how long it waited.
+async fn answered_after(
+    request: reqwest::RequestBuilder,
+    delay: Duration,
+) -> (u16, Value, Duration) {
+    tokio::time::sleep(delay).await;
+    let started = Instant::now();
+    let (status, body) = send(request).await;
+    (status, body, started.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_database_answers_every_rest_write_within_its_busy_timeout() {
+    let app = spawn_app().await;
+    let token = app.user("hurried").await;
+    let chat = app.new_chat_id(&token, "games", "Busy").await;
+    let messages = format!("/api/chat/games/{chat}/messages/");
+    let (status, first) = send(
+        app.client
+            .post(app.url(&messages))
+            .bearer_auth(&token)
+            .form(&[("text", "before the lock")]),
+    )
+    .await;
+    assert_eq!(status, 201, "{first}");
+
+    let holder = lock_database(app.data_dir().join("chat.db"), Duration::from_secs(12));
+    let patch_chat = || {
+        app.client
+            .patch(app.url(&format!("/api/chat/games/{chat}/")))
+            .bearer_auth(&token)
+            .form(&[("description", "while locked")])
+    };
+    let post_message = || {
+        app.client
+            .post(app.url(&messages))
+            .bearer_auth(&token)
+            .form(&[("text", "while locked")])
+    };
+    let react = app
+        .client
+        .put(app.url(&format!("{messages}{}/reactions/👍/", first["id"])))
+        .bearer_auth(&token);
+    let read = app
+        .client
+        .post(app.url(&format!("/api/chat/games/{chat}/read/")))
+        .bearer_auth(&token)
+        .json(&json!({"last_read": first["id"]}));
+    let second = Duration::from_secs(1);
+    // Chat writes go through one lane, message writes through the message
+    // writer; either way, each request that arrives while the lock is held
+    // hears back within the 5 s busy timeout, however many came before it.
+    let answers = futures_util::future::join_all([
+        Box::pin(answered_after(post_message(), Duration::ZERO))
+            as std::pin::Pin<Box<dyn std::future::Future<Output = _>>>,
+        Box::pin(answered_after(patch_chat(), Duration::ZERO)),
+        Box::pin(answered_after(patch_chat(), second)),
+        Box::pin(answered_after(read, 2 * second)),
+        Box::pin(answered_after(react, 3 * second)),
+        Box::pin(answered_after(patch_chat(), 4 * second)),
+        Box::pin(answered_after(post_message(), 6 * second)),
+        Box::pin(answered_after(patch_chat(), 6 * second)),
+    ])
+    .await;
+    for (index, (status, body, waited)) in answers.into_iter().enumerate() {
+        assert_eq!(
+            (status, body),
+            (503, json!({"detail": BUSY})),
+            "request {index}"
+        );
+        assert!(
+            waited < Duration::from_secs(6),
+            "request {index} waited {waited:?}"
+        );
+    }
+    holder.join().unwrap();
+
+    // Nothing refused was stored; writes work again at once.
+    let texts: Vec<Value> = app
+        .all_messages("games", chat)
+        .await
+        .iter()
+        .map(|m| m["text"].clone())
+        .collect();
+    assert_eq!(texts, [json!("before the lock")]);
+    let (status, _) = send(patch_chat()).await;
+    assert_eq!(status, 200);
+}
+
 /// Runs the binary with `args` to its end (within 30 s): exit code,
 /// stdout, stderr.
 fn run_chatd(args: &[&std::ffi::OsStr]) -> (Option<i32>, String, String) {

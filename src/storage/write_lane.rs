@@ -146,22 +146,33 @@ fn serve(mut conn: Connection, queue: &mpsc::Receiver<Box<dyn Call>>) {
         batch.extend(queue.try_iter().take(MAX_BATCH - 1));
         let mut batch = batch.into_iter();
         while batch.len() > 0 {
-            commit(&mut conn, &mut batch);
+            if let Err(StorageError::Busy) = commit(&mut conn, &mut batch) {
+                // Calls that queued up meanwhile have waited for the same
+                // lock: they are answered now, so none waits longer than
+                // one try (the busy timeout).
+                for call in queue.try_iter() {
+                    call.refuse(StorageError::Busy);
+                }
+            }
         }
     }
 }
 
 /// Runs calls of `batch` in one transaction and answers them. Stops early
 /// (leaving the rest for a new transaction) when SQLite rolled the whole
-/// transaction back under a call (a full disk does that).
-fn commit(conn: &mut Connection, batch: &mut std::vec::IntoIter<Box<dyn Call>>) {
+/// transaction back under a call (a full disk does that). `Err`: the
+/// transaction could not begin, and every call was refused with it.
+fn commit(
+    conn: &mut Connection,
+    batch: &mut std::vec::IntoIter<Box<dyn Call>>,
+) -> Result<(), StorageError> {
     if let Err(error) = conn.execute_batch("BEGIN IMMEDIATE") {
         let error = StorageError::from(error);
         tracing::warn!(%error, calls = batch.len(), "a write could not begin");
         for call in batch {
             call.refuse(error.again());
         }
-        return;
+        return Err(error);
     }
     let mut finishes: Vec<Finish> = Vec::new();
     let mut actions: Vec<AfterCommit> = Vec::new();
@@ -218,6 +229,7 @@ fn commit(conn: &mut Connection, batch: &mut std::vec::IntoIter<Box<dyn Call>>) 
     for finish in finishes {
         finish(stored.as_ref().map(|_| ()).map_err(StorageError::again));
     }
+    Ok(())
 }
 
 fn run_all(actions: Vec<AfterCommit>, committed: bool) {

@@ -57,8 +57,11 @@ pub(super) fn commit_batch(
                             "the database is locked by another process; retrying the message batch"
                         );
                     }
-                    refuse_http(batch);
+                    // Whatever queued up during this try has waited for
+                    // the lock too: its REST callers are answered now, so
+                    // none waits longer than one try (about 5 s).
                     top_up(rx, batch);
+                    refuse_http(batch);
                     let _ = conn.busy_timeout(BUSY_RETRY_WAIT);
                     retried = true;
                     continue;
@@ -94,20 +97,22 @@ fn try_batch(conn: &mut Connection, batch: &[Op]) -> rusqlite::Result<Vec<Result
 /// Answers the REST callers of a batch that found the database locked
 /// with `Busy` (503), and keeps the rest of it in order.
 fn refuse_http(batch: &mut Vec<Op>) {
-    let (http, kept): (Vec<Op>, Vec<Op>) = batch.drain(..).partition(|op| {
-        matches!(
-            op,
-            Op::Edit {
-                reply: Reply::Http(_),
-                ..
-            } | Op::Delete {
-                reply: Reply::Http(_),
-                ..
-            }
-        )
-    });
+    let (http, kept): (Vec<Op>, Vec<Op>) = batch.drain(..).partition(from_http);
     batch.extend(kept);
     for op in http {
         refuse(op, Error::Storage(StorageError::Busy));
+    }
+}
+
+/// Whether a REST handler waits for this op (a socket's ops are kept and
+/// tried again; so are flushes and searches, which wait for the batch).
+fn from_http(op: &Op) -> bool {
+    match op {
+        Op::PostHttp { .. } => true,
+        Op::Edit { reply, .. } | Op::Delete { reply, .. } | Op::React { reply, .. } => {
+            matches!(reply, Reply::Http(_))
+        }
+        Op::Read { reply, .. } => matches!(reply, Reply::Http(_)),
+        Op::Post { .. } | Op::Flush(_) | Op::Searchable(_) => false,
     }
 }
