@@ -5,6 +5,10 @@
 
 use std::fmt;
 
+/// What the log says when a query finds a damaged page.
+const DAMAGED: &str =
+    "the database file is damaged; stop chatd and run `chatd check`, or restore a backup";
+
 /// Why a storage operation failed.
 #[derive(Debug)]
 pub enum StorageError {
@@ -58,6 +62,12 @@ impl From<rusqlite::Error> for StorageError {
                 }
                 rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked => {
                     StorageError::Busy
+                }
+                // The start only reads the first pages; damage further in
+                // shows up here, and the log line is what tells the
+                // operator what to do.
+                rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase => {
+                    StorageError::Other(anyhow::Error::new(error).context(DAMAGED))
                 }
                 _ => StorageError::Other(error.into()),
             },
@@ -116,6 +126,17 @@ mod tests {
             sqlite(rusqlite::ffi::SQLITE_IOERR_READ),
             StorageError::Other(_)
         ));
+    }
+
+    #[test]
+    fn a_damaged_page_is_reported_with_what_to_do() {
+        let damaged = sqlite(rusqlite::ffi::SQLITE_CORRUPT);
+        assert!(matches!(damaged, StorageError::Other(_)));
+        let said = damaged.to_string();
+        assert!(
+            said.starts_with(&format!("{DAMAGED}: ")) && said.contains("malformed"),
+            "{said}"
+        );
     }
 
     #[test]
