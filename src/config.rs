@@ -89,6 +89,8 @@ pub struct WsLimits {
     /// Longest message text, in characters (after trimming).
     pub max_text_chars: usize,
     /// Largest frame a client may send, in bytes; larger closes with 1009.
+    /// Roomy enough for the longest text however it is escaped: JSON may
+    /// spend 12 bytes on one character (`\ud83d\ude00`).
     pub max_frame_bytes: usize,
     /// Frames waiting for a client; a client this far behind is closed with 1008.
     pub queue_len: usize,
@@ -106,7 +108,7 @@ impl Default for WsLimits {
             max_sockets: 50_000,
             max_sockets_per_ip: 100,
             max_text_chars: 2000,
-            max_frame_bytes: 16 * 1024,
+            max_frame_bytes: 64 * 1024,
             queue_len: 1024,
             rate_per_sec: 10.0,
             burst: 30,

@@ -848,15 +848,33 @@ async fn a_frame_over_the_size_limit_closes_with_1009() {
     let chat = create(&app, &token, "Dune").await;
     let (mut ws, _) = join(&app, chat, Some(&token)).await;
 
+    // The longest text allowed fits however a client escapes it: 2,000
+    // emoji written as JSON's `\u` escapes (surrogate pairs) are 24,000 bytes.
+    let escaped = |chars: usize| {
+        format!(
+            r#"{{"type": "message", "text": "{}"}}"#,
+            r"\ud83d\ude00".repeat(chars)
+        )
+    };
+    ws.send(Message::text(escaped(2000))).await.unwrap();
+    let frame = next_message(&mut ws).await;
+    assert_eq!(frame["message"]["text"], "😀".repeat(2000));
+    // One more is a text too long, told like any other; the socket stays.
+    ws.send(Message::text(escaped(2001))).await.unwrap();
+    let error = expect_error(&mut ws, "max_length").await;
+    assert_eq!(
+        error["detail"],
+        "Ensure this field has no more than 2000 characters."
+    );
     // Just under the limit is fine.
-    let padding = "x".repeat(15 * 1024);
+    let padding = "x".repeat(63 * 1024);
     send_json(&mut ws, json!({"type": "ping", "padding": padding})).await;
     assert_eq!(next_json(&mut ws).await, json!({"type": "pong"}));
 
-    let text = "x".repeat(20 * 1024);
+    let text = "x".repeat(65 * 1024);
     send_json(&mut ws, json!({"type": "message", "text": text})).await;
     assert_eq!(close_code(&mut ws).await, 1009);
-    assert_eq!(history(&app, chat, "").await["count"], 0);
+    assert_eq!(history(&app, chat, "").await["count"], 1);
 }
 
 #[tokio::test]
