@@ -409,7 +409,11 @@ async fn read_markers_never_move_back_and_count_unread() {
     let mut ws = connect(&app.ws_url("books", other_chat, &format!("token={ann}"))).await;
     next_json(&mut ws).await;
     send_json(&mut ws, json!({"type": "read", "id": ids[0]})).await;
-    expect_error(&mut ws, "invalid").await;
+    let error = expect_error(&mut ws, "not_found").await;
+    assert_eq!(
+        error["detail"],
+        format!("Invalid pk \"{}\" - object does not exist.", ids[0])
+    );
     send_json(&mut ws, json!({"type": "read", "id": foreign})).await;
     assert_quiet(&mut ws).await;
     let mine = app

@@ -30,7 +30,19 @@ pub fn too_many_emoji() -> String {
 
 /// DRF's wording for a primary key that names nothing (usable here).
 pub fn no_such_message(id: i64) -> String {
-    format!("Invalid pk \"{id}\" - object does not exist.")
+    format!("{NO_SUCH_BEFORE}{id}{NO_SUCH_AFTER}")
+}
+
+const NO_SUCH_BEFORE: &str = "Invalid pk \"";
+const NO_SUCH_AFTER: &str = "\" - object does not exist.";
+
+/// Whether a field error is [`no_such_message`]'s (a socket hears it as
+/// `not_found`).
+pub fn names_no_message(message: &str) -> bool {
+    message
+        .strip_prefix(NO_SUCH_BEFORE)
+        .and_then(|rest| rest.strip_suffix(NO_SUCH_AFTER))
+        .is_some_and(|id| id.parse::<i64>().is_ok())
 }
 
 /// An emoji as reactions take it: 1 to 32 bytes, no whitespace, no ASCII
@@ -176,6 +188,21 @@ pub fn last_read(form: &Form) -> Result<i64, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_read_marker_naming_no_message_is_not_found_on_a_socket() {
+        let said = no_such_message(42);
+        assert_eq!(said, "Invalid pk \"42\" - object does not exist.");
+        assert!(names_no_message(&said));
+        assert!(!names_no_message(
+            "Invalid pk \"x\" - object does not exist."
+        ));
+        assert_eq!(Error::field("last_read", said).code(), "not_found");
+        assert_eq!(
+            Error::field("emoji", "Enter a valid emoji.").code(),
+            "invalid"
+        );
+    }
 
     #[test]
     fn emoji_rules() {

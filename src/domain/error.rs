@@ -171,6 +171,7 @@ impl Error {
                 Some((_, message)) if message == messages::REQUIRED => "blank",
                 Some((_, message)) if message.starts_with("Ensure this field") => "max_length",
                 Some((_, message)) if message == messages::NOT_A_STRING => "invalid_json",
+                Some((_, message)) if super::community::names_no_message(message) => "not_found",
                 _ => "invalid",
             },
             Error::WrongRoom | Error::NotFound | Error::InvalidPage => "not_found",
