@@ -199,10 +199,12 @@ pub struct ServeArgs {
     /// Longest chat message, in characters.
     #[arg(long, env = "CHATD_MAX_MESSAGE_CHARS", default_value_t = 2000)]
     pub max_message_chars: usize,
-    /// Frames per second one socket may send (sustained).
+    /// Writes (messages, edits, deletes, reactions, read markers) per second
+    /// one socket may send, sustained; pings and typing notices do not count
+    /// (typing has its own limit).
     #[arg(long, env = "CHATD_WS_RATE", default_value_t = 10.0)]
     pub ws_rate: f64,
-    /// Frames one socket may send in a burst.
+    /// Writes one socket may send in a burst.
     #[arg(long, env = "CHATD_WS_BURST", default_value_t = 30)]
     pub ws_burst: u32,
     /// Throttle register, login and refresh per client address (off for load tests).
