@@ -230,8 +230,8 @@ async fn reactions_toggle_over_the_socket_and_are_set_over_rest() {
     for _ in 0..3 {
         assert_eq!(next_non_presence(&mut watcher).await["type"], "reactions");
     }
-    // The socket's react toggles it off again (the order is that of the
-    // reactions still there: ann's 👍 came after her 🎉); REST DELETE removes.
+    // The socket's react toggles it off again: 👍 keeps its place (its
+    // first use) while ann still reacts with it; REST DELETE removes.
     send_json(
         &mut nik_ws,
         json!({"type": "react", "id": id, "emoji": "👍"}),
@@ -240,16 +240,58 @@ async fn reactions_toggle_over_the_socket_and_are_set_over_rest() {
     let frame = next_non_presence(&mut watcher).await;
     assert_eq!(
         frame["message"]["reactions"],
-        json!([{"emoji": "🎉", "users": ["ann"]}, {"emoji": "👍", "users": ["ann"]}])
+        json!([{"emoji": "👍", "users": ["ann"]}, {"emoji": "🎉", "users": ["ann"]}])
     );
-    let (status, body) = react(&app, &ann, chat, id, "%F0%9F%8E%89", false).await;
+    let (status, body) = react(&app, &ann, chat, id, "%F0%9F%91%8D", false).await;
     assert_eq!(status, 200);
     assert_eq!(
         body["reactions"],
-        json!([{"emoji": "👍", "users": ["ann"]}])
+        json!([{"emoji": "🎉", "users": ["ann"]}])
+    );
+    // Gone from everyone, an emoji used again is a new first use: last.
+    let (_, body) = react(&app, &nik, chat, id, "%F0%9F%91%8D", true).await;
+    assert_eq!(
+        body["reactions"],
+        json!([{"emoji": "🎉", "users": ["ann"]}, {"emoji": "👍", "users": ["nik"]}])
     );
     let stored = app.history("books", chat, "").await;
     assert_eq!(results(&stored)[0]["reactions"], body["reactions"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emoji_keeps_its_place_and_users_their_order_while_anyone_reacts() {
+    let app = spawn_app().await;
+    let (nik, chat) = setup(&app, "nik").await;
+    let ann = app.user("ann").await;
+    let bob = app.user("bob").await;
+    let id = post_text(&app, &nik, chat, "order").await["id"]
+        .as_i64()
+        .unwrap();
+    let (thumbs, heart) = ("%F0%9F%91%8D", "%E2%9D%A4%EF%B8%8F");
+    for (token, emoji) in [
+        (&bob, thumbs),
+        (&ann, heart),
+        (&ann, thumbs),
+        (&nik, thumbs),
+    ] {
+        assert_eq!(react(&app, token, chat, id, emoji, true).await.0, 200);
+    }
+    let (_, body) = react(&app, &bob, chat, id, thumbs, false).await;
+    assert_eq!(
+        body["reactions"],
+        json!([{"emoji": "👍", "users": ["ann", "nik"]}, {"emoji": "❤️", "users": ["ann"]}])
+    );
+    // Taking back a later reaction moves nothing either.
+    let (_, body) = react(&app, &ann, chat, id, thumbs, false).await;
+    assert_eq!(
+        body["reactions"],
+        json!([{"emoji": "👍", "users": ["nik"]}, {"emoji": "❤️", "users": ["ann"]}])
+    );
+    let (_, body) = react(&app, &bob, chat, id, thumbs, true).await;
+    assert_eq!(
+        body["reactions"],
+        json!([{"emoji": "👍", "users": ["nik", "bob"]}, {"emoji": "❤️", "users": ["ann"]}])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

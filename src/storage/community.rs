@@ -40,10 +40,22 @@ pub fn react(
         ReactionChange::Toggle => !exists,
     };
     if exists && change != ReactionChange::Add {
+        let removed: i64 = conn
+            .prepare_cached(
+                "DELETE FROM reactions WHERE message_id = ?1 AND emoji = ?2 AND user_id = ?3
+                 RETURNING id",
+            )?
+            .query_row(params![message_id, emoji, user_id], |row| row.get(0))?;
+        // The emoji keeps its place (its first use) while anyone still
+        // reacts with it: the earliest reaction left takes the removed
+        // one's position when that was the emoji's first. Ids order the
+        // users too, and the earliest stays the earliest.
         conn.prepare_cached(
-            "DELETE FROM reactions WHERE message_id = ?1 AND emoji = ?2 AND user_id = ?3",
+            "UPDATE reactions SET id = ?3
+             WHERE id = (SELECT MIN(id) FROM reactions WHERE message_id = ?1 AND emoji = ?2)
+               AND id > ?3",
         )?
-        .execute(params![message_id, emoji, user_id])?;
+        .execute(params![message_id, emoji, removed])?;
     }
     if !add {
         return Ok(true);
