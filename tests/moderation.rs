@@ -663,6 +663,58 @@ async fn command_line_invites_work_and_expire() {
     );
 }
 
+/// As DRF reads them: `expires` as a JSON number is that many seconds (a
+/// CharField takes numbers as text), `uses` as a string of digits is that
+/// number (an IntegerField takes `"7"`); other JSON is not a string.
+#[tokio::test]
+async fn invite_expires_may_be_a_number_of_seconds_and_uses_a_string() {
+    let app = spawn_app().await;
+    let root = app.staff_user("root").await;
+    let create = |body: Value| post_as(&app, Some(&root), "/api/admin/invites/", body);
+
+    let (status, invite) = create(json!({"expires": 3600, "uses": "7"})).await;
+    assert_eq!(status, 201, "{invite}");
+    assert_eq!(invite["uses_left"], 7);
+    let expires =
+        chrono::DateTime::parse_from_rfc3339(assert_timestamp(&invite["expires"])).unwrap();
+    let in_an_hour = chrono::Utc::now() + chrono::Duration::hours(1);
+    let off = (in_an_hour - expires.with_timezone(&chrono::Utc)).num_seconds();
+    assert!(off.abs() < 60, "{off}");
+
+    assert_eq!(create(json!({"expires": 365 * 86_400})).await.0, 201);
+    assert_eq!(
+        create(json!({"expires": 365 * 86_400 + 1})).await,
+        (
+            400,
+            json!({"expires": ["Ensure this duration is at most 365d."]})
+        )
+    );
+    assert_eq!(
+        create(json!({"expires": 0})).await,
+        (
+            400,
+            json!({"expires": ["Enter a duration like 3600, 90s, 15m, 24h or 7d."]})
+        )
+    );
+    for other in [json!(true), json!({"hours": 1}), json!([3600])] {
+        assert_eq!(
+            create(json!({ "expires": other })).await,
+            (400, json!({"expires": ["Not a valid string."]})),
+            "{other}"
+        );
+    }
+    assert_eq!(
+        create(json!({"uses": "seven", "expires": false})).await,
+        (
+            400,
+            json!({
+                "uses": ["A valid integer is required."],
+                "expires": ["Not a valid string."]
+            })
+        )
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_registrations_on_the_last_use_give_exactly_one_account() {
     let app = spawn_app_with(|c| {
