@@ -663,6 +663,98 @@ async fn command_line_invites_work_and_expire() {
     );
 }
 
+/// A bad invite is reported with every other field error of the request,
+/// checked without taking a use: a valid code is used up only by a
+/// registration that succeeds. A blank code is blank, a missing one
+/// required.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invite_errors_come_with_the_other_field_errors() {
+    let app = spawn_app_with(|c| {
+        c.registration = chatd::config::Registration::Invite;
+        c.rate_limit = false;
+    })
+    .await;
+    let output = chatd(&["invite", "create", "--uses", "1"], &app.data_dir());
+    assert!(output.status.success(), "{output:?}");
+    let code = stdout(&output).trim().to_string();
+    let bad_fields = |invite: &str| {
+        let fields = [
+            ("username", "bad name"),
+            ("email", "x"),
+            ("password", "1"),
+            ("invite", invite),
+        ];
+        send(app.client.post(app.url("/api/register/")).form(&fields))
+    };
+    let field_errors = json!({
+        "username": ["Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters."],
+        "email": ["Enter a valid email address."],
+        "password": [
+            "This password is too short. It must contain at least 8 characters.",
+            "This password is too common.",
+            "This password is entirely numeric."
+        ]
+    });
+    let with_invite = |message: &str| {
+        let mut body = field_errors.clone();
+        body["invite"] = json!([message]);
+        body
+    };
+    let invalid = "Invalid or expired invite.";
+
+    assert_eq!(bad_fields("bogus").await, (400, with_invite(invalid)));
+    // A valid code has nothing to report, and is not used up.
+    assert_eq!(bad_fields(&code).await, (400, field_errors.clone()));
+    assert_eq!(
+        bad_fields("").await,
+        (400, with_invite("This field may not be blank."))
+    );
+
+    // Blank in every encoding; missing is required.
+    let blank = (400, json!({"invite": ["This field may not be blank."]}));
+    assert_eq!(register_with(&app, "bob", &[("invite", "")]).await, blank);
+    let json_body = json!({
+        "username": "bob", "email": "bob@example.com", "password": PASSWORD, "invite": ""
+    });
+    let request = app.client.post(app.url("/api/register/")).json(&json_body);
+    assert_eq!(send(request).await, blank);
+    let multipart = text_form(&[
+        ("username", "bob"),
+        ("email", "bob@example.com"),
+        ("password", PASSWORD),
+        ("invite", ""),
+    ]);
+    let request = app
+        .client
+        .post(app.url("/api/register/"))
+        .multipart(multipart);
+    assert_eq!(send(request).await, blank);
+    assert_eq!(
+        register_with(&app, "bob", &[]).await,
+        (400, json!({"invite": [REQUIRED]}))
+    );
+
+    // The code's one use is still there.
+    assert_eq!(
+        register_with(&app, "alice", &[("invite", &code)]).await.0,
+        201
+    );
+    // Taken names and a bad code, together.
+    assert_eq!(
+        register_with(&app, "alice", &[("invite", "bogus")]).await,
+        (
+            400,
+            json!({
+                "username": ["A user with that username already exists."],
+                "email": ["A user with that email already exists."],
+                "invite": [invalid]
+            })
+        )
+    );
+    // Now the code is spent.
+    assert_eq!(bad_fields(&code).await, (400, with_invite(invalid)));
+}
+
 /// As DRF reads them: `expires` as a JSON number is that many seconds (a
 /// CharField takes numbers as text), `uses` as a string of digits is that
 /// number (an IntegerField takes `"7"`); other JSON is not a string.
