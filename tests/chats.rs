@@ -1376,6 +1376,51 @@ async fn truncated_jpeg_is_not_an_image() {
     assert_eq!(app.chat_count("films").await, 0);
 }
 
+/// A decompression bomb: a real PNG whose header claims 100000 x 100000
+/// pixels (10^10, over Pillow's limit of 178,956,970) is refused as the
+/// chat image, the avatar and a message's image alike, and nothing is kept.
+#[tokio::test]
+async fn image_whose_header_claims_too_many_pixels_is_not_an_image() {
+    let app = spawn_app().await;
+    let token = app.user("alice").await;
+    let mut bomb = fixture("red.png");
+    bomb[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+    bomb[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+
+    let (status, body) = create_with_image(
+        &app,
+        &token,
+        &[("title", "Dune"), ("room", "films")],
+        bomb.clone(),
+        "bomb.png",
+        "image/png",
+    )
+    .await;
+    assert_eq!((status, body), (400, json!({"img": [INVALID_IMAGE]})));
+    assert_eq!(app.chat_count("films").await, 0);
+
+    let form = file_form(&[], "avatar", bomb.clone(), "bomb.png", "image/png");
+    let avatar = app
+        .client
+        .put(app.url("/api/profile/avatar/"))
+        .bearer_auth(&token)
+        .multipart(form);
+    assert_eq!(
+        send(avatar).await,
+        (400, json!({"avatar": [INVALID_IMAGE]}))
+    );
+    assert_eq!(app.get_user(&token).await.1["avatar"], Value::Null);
+
+    let chat = app.new_chat_id(&token, "films", "Dune").await;
+    let path = format!("/api/chat/films/{chat}/messages/");
+    let form = file_form(&[("text", "hi")], "image", bomb, "bomb.png", "image/png");
+    assert_eq!(
+        app.post_multipart(&token, &path, form).await,
+        (400, json!({"image": [INVALID_IMAGE]}))
+    );
+    assert!(app.all_messages("films", chat).await.is_empty());
+}
+
 #[tokio::test]
 async fn image_errors_are_reported_with_other_field_errors() {
     let app = spawn_app().await;

@@ -427,6 +427,33 @@ async fn media_if_none_match_is_304_with_an_empty_body() {
     assert!(!response.bytes().await.unwrap().is_empty());
 }
 
+/// If-None-Match compares weakly (RFC 9110 13.1.2): the tag a client or a
+/// proxy marked weak still names the same file.
+#[tokio::test]
+async fn media_if_none_match_with_a_weak_tag_is_304() {
+    let app = spawn_app().await;
+    let etag = header(&default_image(&app, &[]).await, "etag").unwrap();
+    let weak = format!("W/{etag}");
+    for tags in [weak.clone(), format!("\"something-else\", {weak}")] {
+        let response = default_image(&app, &[("if-none-match", &tags)]).await;
+        assert_eq!(response.status(), 304, "{tags}");
+        assert_eq!(header(&response, "etag").as_deref(), Some(etag.as_str()));
+        assert!(response.bytes().await.unwrap().is_empty());
+    }
+    // A weak tag of another version is not a match, whatever the date says.
+    let last_modified = header(&default_image(&app, &[]).await, "last-modified").unwrap();
+    let response = default_image(
+        &app,
+        &[
+            ("if-none-match", "W/\"something-else\""),
+            ("if-modified-since", &last_modified),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert!(!response.bytes().await.unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn media_if_modified_since_is_304() {
     let app = spawn_app().await;

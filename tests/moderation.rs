@@ -663,6 +663,150 @@ async fn command_line_invites_work_and_expire() {
     );
 }
 
+/// A bad invite is reported with every other field error of the request,
+/// checked without taking a use: a valid code is used up only by a
+/// registration that succeeds. A blank code is blank, a missing one
+/// required.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invite_errors_come_with_the_other_field_errors() {
+    let app = spawn_app_with(|c| {
+        c.registration = chatd::config::Registration::Invite;
+        c.rate_limit = false;
+    })
+    .await;
+    let output = chatd(&["invite", "create", "--uses", "1"], &app.data_dir());
+    assert!(output.status.success(), "{output:?}");
+    let code = stdout(&output).trim().to_string();
+    let bad_fields = |invite: &str| {
+        let fields = [
+            ("username", "bad name"),
+            ("email", "x"),
+            ("password", "1"),
+            ("invite", invite),
+        ];
+        send(app.client.post(app.url("/api/register/")).form(&fields))
+    };
+    let field_errors = json!({
+        "username": ["Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters."],
+        "email": ["Enter a valid email address."],
+        "password": [
+            "This password is too short. It must contain at least 8 characters.",
+            "This password is too common.",
+            "This password is entirely numeric."
+        ]
+    });
+    let with_invite = |message: &str| {
+        let mut body = field_errors.clone();
+        body["invite"] = json!([message]);
+        body
+    };
+    let invalid = "Invalid or expired invite.";
+
+    assert_eq!(bad_fields("bogus").await, (400, with_invite(invalid)));
+    // A valid code has nothing to report, and is not used up.
+    assert_eq!(bad_fields(&code).await, (400, field_errors.clone()));
+    assert_eq!(
+        bad_fields("").await,
+        (400, with_invite("This field may not be blank."))
+    );
+
+    // Blank in every encoding; missing is required.
+    let blank = (400, json!({"invite": ["This field may not be blank."]}));
+    assert_eq!(register_with(&app, "bob", &[("invite", "")]).await, blank);
+    let json_body = json!({
+        "username": "bob", "email": "bob@example.com", "password": PASSWORD, "invite": ""
+    });
+    let request = app.client.post(app.url("/api/register/")).json(&json_body);
+    assert_eq!(send(request).await, blank);
+    let multipart = text_form(&[
+        ("username", "bob"),
+        ("email", "bob@example.com"),
+        ("password", PASSWORD),
+        ("invite", ""),
+    ]);
+    let request = app
+        .client
+        .post(app.url("/api/register/"))
+        .multipart(multipart);
+    assert_eq!(send(request).await, blank);
+    assert_eq!(
+        register_with(&app, "bob", &[]).await,
+        (400, json!({"invite": [REQUIRED]}))
+    );
+
+    // The code's one use is still there.
+    assert_eq!(
+        register_with(&app, "alice", &[("invite", &code)]).await.0,
+        201
+    );
+    // Taken names and a bad code, together.
+    assert_eq!(
+        register_with(&app, "alice", &[("invite", "bogus")]).await,
+        (
+            400,
+            json!({
+                "username": ["A user with that username already exists."],
+                "email": ["A user with that email already exists."],
+                "invite": [invalid]
+            })
+        )
+    );
+    // Now the code is spent.
+    assert_eq!(bad_fields(&code).await, (400, with_invite(invalid)));
+}
+
+/// As DRF reads them: `expires` as a JSON number is that many seconds (a
+/// CharField takes numbers as text), `uses` as a string of digits is that
+/// number (an IntegerField takes `"7"`); other JSON is not a string.
+#[tokio::test]
+async fn invite_expires_may_be_a_number_of_seconds_and_uses_a_string() {
+    let app = spawn_app().await;
+    let root = app.staff_user("root").await;
+    let create = |body: Value| post_as(&app, Some(&root), "/api/admin/invites/", body);
+
+    let (status, invite) = create(json!({"expires": 3600, "uses": "7"})).await;
+    assert_eq!(status, 201, "{invite}");
+    assert_eq!(invite["uses_left"], 7);
+    let expires =
+        chrono::DateTime::parse_from_rfc3339(assert_timestamp(&invite["expires"])).unwrap();
+    let in_an_hour = chrono::Utc::now() + chrono::Duration::hours(1);
+    let off = (in_an_hour - expires.with_timezone(&chrono::Utc)).num_seconds();
+    assert!(off.abs() < 60, "{off}");
+
+    assert_eq!(create(json!({"expires": 365 * 86_400})).await.0, 201);
+    assert_eq!(
+        create(json!({"expires": 365 * 86_400 + 1})).await,
+        (
+            400,
+            json!({"expires": ["Ensure this duration is at most 365d."]})
+        )
+    );
+    assert_eq!(
+        create(json!({"expires": 0})).await,
+        (
+            400,
+            json!({"expires": ["Enter a duration like 3600, 90s, 15m, 24h or 7d."]})
+        )
+    );
+    for other in [json!(true), json!({"hours": 1}), json!([3600])] {
+        assert_eq!(
+            create(json!({ "expires": other })).await,
+            (400, json!({"expires": ["Not a valid string."]})),
+            "{other}"
+        );
+    }
+    assert_eq!(
+        create(json!({"uses": "seven", "expires": false})).await,
+        (
+            400,
+            json!({
+                "uses": ["A valid integer is required."],
+                "expires": ["Not a valid string."]
+            })
+        )
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_registrations_on_the_last_use_give_exactly_one_account() {
     let app = spawn_app_with(|c| {

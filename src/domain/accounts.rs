@@ -41,7 +41,7 @@ pub fn registration(form: &Form) -> Result<Registration, FieldErrors> {
 }
 
 /// The `invite` code a registration needs in invite mode: required, not
-/// blank (whether it is valid is known only when it is used).
+/// blank (whether it can be used is the database's to say).
 pub fn invite(form: &Form) -> Result<Option<String>, Vec<String>> {
     let mut errors = FieldErrors::new();
     match text_value(

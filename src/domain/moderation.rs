@@ -109,20 +109,10 @@ pub fn invite_request(form: &Form) -> Result<InviteRequest, FieldErrors> {
     };
     let expires = match form.get("expires") {
         None => Some(INVITE_EXPIRES_DEFAULT),
-        Some(Value::Text(text)) => match parse_duration(text) {
-            Ok(expires) if expires <= INVITE_EXPIRES_MAX => Some(expires),
-            Ok(_) => {
-                errors.add("expires", "Ensure this duration is at most 365d.");
-                None
-            }
-            Err(_) => {
-                errors.add(
-                    "expires",
-                    "Enter a duration like 3600, 90s, 15m, 24h or 7d.",
-                );
-                None
-            }
-        },
+        Some(Value::Text(text)) => expires(text, &mut errors),
+        // DRF's CharField takes a number as its text, and a bare number is
+        // seconds: `{"expires": 3600}` is an hour, bounded as "3600" is.
+        Some(Value::Json(serde_json::Value::Number(n))) => expires(&n.to_string(), &mut errors),
         Some(_) => {
             errors.add("expires", messages::NOT_A_STRING);
             None
@@ -134,7 +124,27 @@ pub fn invite_request(form: &Form) -> Result<InviteRequest, FieldErrors> {
     }
 }
 
-/// An integer as JSON or as a form's text.
+/// An invite's lifetime from the text of `expires`: a duration of at most
+/// [`INVITE_EXPIRES_MAX`], else its error.
+fn expires(text: &str, errors: &mut FieldErrors) -> Option<Duration> {
+    match parse_duration(text) {
+        Ok(expires) if expires <= INVITE_EXPIRES_MAX => Some(expires),
+        Ok(_) => {
+            errors.add("expires", "Ensure this duration is at most 365d.");
+            None
+        }
+        Err(_) => {
+            errors.add(
+                "expires",
+                "Enter a duration like 3600, 90s, 15m, 24h or 7d.",
+            );
+            None
+        }
+    }
+}
+
+/// An integer as JSON or as a form's text (a JSON string of digits too,
+/// as DRF's IntegerField takes `"7"`).
 fn integer(value: &Value) -> Option<i64> {
     match value {
         Value::Json(serde_json::Value::Number(n)) => n.as_i64(),
@@ -223,20 +233,21 @@ mod tests {
         assert!(check_staff_change(&user(4, true, false), false, 1).is_ok());
     }
 
+    /// A JSON body as the body parser hands it over: strings as text.
+    fn form(pairs: &[(&str, serde_json::Value)]) -> Form {
+        let mut form = Form::default();
+        for (name, value) in pairs {
+            let value = match value {
+                serde_json::Value::String(text) => Value::Text(text.clone()),
+                other => Value::Json(other.clone()),
+            };
+            form.insert(*name, value);
+        }
+        form
+    }
+
     #[test]
     fn invite_requests_have_defaults_and_bounds() {
-        let form = |pairs: &[(&str, serde_json::Value)]| {
-            let mut form = Form::default();
-            for (name, value) in pairs {
-                // As the body parser hands them over: JSON strings as text.
-                let value = match value {
-                    serde_json::Value::String(text) => Value::Text(text.clone()),
-                    other => Value::Json(other.clone()),
-                };
-                form.insert(*name, value);
-            }
-            form
-        };
         assert_eq!(
             invite_request(&Form::default()).unwrap(),
             InviteRequest {
@@ -268,6 +279,49 @@ mod tests {
         );
         assert!(invite_request(&form(&[("expires", serde_json::json!("366d"))])).is_err());
         assert!(invite_request(&form(&[("uses", serde_json::json!("x"))])).is_err());
+    }
+
+    #[test]
+    fn invite_numbers_and_strings_are_taken_as_drf_takes_them() {
+        use serde_json::json;
+        let request = |pairs: &[(&str, serde_json::Value)]| {
+            invite_request(&form(pairs)).map_err(|errors| serde_json::to_value(errors).unwrap())
+        };
+        // `expires` as a number is that many seconds (DRF's CharField reads
+        // it as text); `uses` as a string of digits is that number (as
+        // DRF's IntegerField reads it).
+        assert_eq!(
+            request(&[("uses", json!("7")), ("expires", json!(3600))]),
+            Ok(InviteRequest {
+                uses: 7,
+                expires: Duration::from_secs(3600)
+            })
+        );
+        assert_eq!(
+            request(&[("expires", json!(365 * 86_400))]).map(|r| r.expires),
+            Ok(INVITE_EXPIRES_MAX)
+        );
+        let at_most = json!({"expires": ["Ensure this duration is at most 365d."]});
+        assert_eq!(
+            request(&[("expires", json!(365 * 86_400 + 1))]),
+            Err(at_most)
+        );
+        let not_a_duration =
+            json!({"expires": ["Enter a duration like 3600, 90s, 15m, 24h or 7d."]});
+        for number in [json!(0), json!(-60), json!(1.5)] {
+            assert_eq!(
+                request(&[("expires", number.clone())]),
+                Err(not_a_duration.clone()),
+                "{number}"
+            );
+        }
+        for other in [json!(true), json!(false), json!({"s": 60}), json!([3600])] {
+            assert_eq!(
+                request(&[("expires", other.clone())]),
+                Err(json!({"expires": [messages::NOT_A_STRING]})),
+                "{other}"
+            );
+        }
     }
 
     #[test]

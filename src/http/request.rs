@@ -1,14 +1,16 @@
 //! One request as handlers see it ([`Req`]): the app, method, path, query,
 //! headers, client address and body, with the questions every handler
 //! asks of a request (who is asking, which base URL links use, the body as
-//! a form, throttling).
+//! a form, throttling, whether the client's cached copy is current).
 
 use std::sync::Arc;
 
 use bytes::Buf;
 use futures_util::TryStreamExt;
 use warp::filters::BoxedFilter;
-use warp::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST, TRANSFER_ENCODING};
+use warp::http::header::{
+    AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST, IF_NONE_MATCH, TRANSFER_ENCODING,
+};
 use warp::http::{HeaderMap, Method};
 use warp::Filter;
 
@@ -125,6 +127,14 @@ impl Req {
         }
     }
 
+    /// What the request's `If-None-Match` says of a file whose tag is
+    /// `etag`: `Some(true)` when the client's copy is current (answer 304),
+    /// `None` without the header (other validators may decide).
+    pub fn none_match(&self, etag: &str) -> Option<bool> {
+        let tags = self.headers.get(IF_NONE_MATCH)?.to_str().ok()?;
+        Some(none_match(tags, etag))
+    }
+
     /// The user the request's Bearer token names, `None` without credentials.
     pub async fn user(&self) -> Result<Option<User>, ApiError> {
         let header = self
@@ -196,9 +206,44 @@ pub fn filter(
         )
 }
 
+/// Whether an `If-None-Match` value (`*` or a list of tags) matches `etag`.
+/// RFC 9110 (13.1.2) has this header compare weakly: `W/"x"` matches
+/// `"x"`, and a client (or a proxy that compressed the answer) may well
+/// have weakened the tag it was given.
+pub fn none_match(tags: &str, etag: &str) -> bool {
+    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_string();
+    let etag = opaque(etag);
+    tags.split(',')
+        .any(|tag| tag.trim() == "*" || opaque(tag) == etag)
+}
+
 /// The [`Req`] filter as resource modules receive it.
 pub type ReqFilter = BoxedFilter<(Req,)>;
 
 fn into_bytes(mut buf: impl Buf) -> bytes::Bytes {
     buf.copy_to_bytes(buf.remaining())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::none_match;
+
+    #[test]
+    fn if_none_match_compares_weakly() {
+        let etag = "\"4b-17\"";
+        for matching in [
+            "\"4b-17\"",
+            "W/\"4b-17\"",
+            " W/\"4b-17\" ",
+            "\"other\", W/\"4b-17\"",
+            "*",
+        ] {
+            assert!(none_match(matching, etag), "{matching}");
+        }
+        for other in ["\"other\"", "W/\"4b-18\"", "4b-17", "\"4b-17", ""] {
+            assert!(!none_match(other, etag), "{other}");
+        }
+        // A weak tag of ours matches its strong form too.
+        assert!(none_match("\"4b-17\"", "W/\"4b-17\""));
+    }
 }

@@ -18,8 +18,9 @@ use super::{invites, write_transaction, Db, StorageError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
     Taken(Taken),
-    /// No such invite, used up, or expired.
-    Invite,
+    /// No such invite, used up, or expired; with the names that are taken
+    /// too, so both are reported at once.
+    Invite(Taken),
 }
 
 /// Inserts a user, first taking one use of the invite with `invite_hash`
@@ -34,7 +35,8 @@ pub fn register(
     let tx = write_transaction(conn)?;
     if let Some(hash) = invite_hash {
         if !invites::consume(&tx, hash)? {
-            return Ok(Err(Refusal::Invite));
+            let taken = users::taken(&tx, username, email)?;
+            return Ok(Err(Refusal::Invite(taken)));
         }
     }
     match users::insert(&tx, username, email, password_hash) {
@@ -147,6 +149,13 @@ impl Db {
             )?)
         })
         .await
+    }
+
+    /// Whether the invite with `code_hash` could be used now (a read: see
+    /// [`invites::usable`]).
+    pub async fn invite_usable(&self, code_hash: String) -> Result<bool, StorageError> {
+        self.run(move |conn| Ok(invites::usable(conn, &code_hash)?))
+            .await
     }
 
     /// [`set_suspended`] on the blocking pool.

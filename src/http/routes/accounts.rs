@@ -98,11 +98,9 @@ async fn register(mut req: Req) -> Result<Response, ApiError> {
     let (registration, invite) = match (registration, invite) {
         (Ok(registration), Ok(invite)) => (registration, invite),
         (registration, invite) => {
-            let mut errors = registration.err().unwrap_or_default();
-            for message in invite.err().unwrap_or_default() {
-                errors.add("invite", message);
-            }
-            return Err(with_taken_names(&req, &form, errors).await?.into());
+            let errors = registration.err().unwrap_or_default();
+            let errors = with_taken_names(&req, &form, errors).await?;
+            return Err(with_invite_errors(&req, invite, errors).await?.into());
         }
     };
     let password = registration.password.clone();
@@ -115,7 +113,11 @@ async fn register(mut req: Req) -> Result<Response, ApiError> {
         .await?
         .map_err(|refusal| match refusal {
             Refusal::Taken(taken) => accounts::taken_errors(taken),
-            Refusal::Invite => FieldErrors::single("invite", messages::INVALID_INVITE),
+            Refusal::Invite(taken) => {
+                let mut errors = accounts::taken_errors(taken);
+                errors.add("invite", messages::INVALID_INVITE);
+                errors
+            }
         })?;
     Ok(reply::json(
         StatusCode::CREATED,
@@ -145,6 +147,31 @@ async fn with_taken_names(
                 errors.add(field, message.clone());
             }
         }
+    }
+    Ok(errors)
+}
+
+/// Adds the `invite` errors to a failed registration's errors: its own
+/// (missing, blank...), else whether the code could be used now. Only a
+/// read: a code is used up only by a registration that succeeds.
+async fn with_invite_errors(
+    req: &Req,
+    invite: Result<Option<String>, Vec<String>>,
+    mut errors: FieldErrors,
+) -> Result<FieldErrors, ApiError> {
+    match invite {
+        Err(problems) => {
+            for message in problems {
+                errors.add("invite", message);
+            }
+        }
+        Ok(Some(code)) => {
+            let usable = req.app.db.invite_usable(moderation::invite_hash(&code));
+            if !usable.await? {
+                errors.add("invite", messages::INVALID_INVITE);
+            }
+        }
+        Ok(None) => {}
     }
     Ok(errors)
 }

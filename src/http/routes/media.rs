@@ -2,8 +2,8 @@
 //! validators (`ETag`, `Last-Modified`) so browsers revalidate with a 304.
 
 use warp::http::header::{
-    HeaderValue, CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH,
-    LAST_MODIFIED, X_CONTENT_TYPE_OPTIONS,
+    HeaderValue, CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, LAST_MODIFIED,
+    X_CONTENT_TYPE_OPTIONS,
 };
 use warp::http::{Method, StatusCode};
 use warp::reply::Response;
@@ -40,13 +40,13 @@ async fn serve(path: String, req: Req) -> Result<Response, ApiError> {
     let tag = etag(metadata.len(), modified);
     let last_modified = httpdate::fmt_http_date(modified);
 
-    let header = |name| {
-        req.headers
-            .get(name)
-            .and_then(|v: &HeaderValue| v.to_str().ok())
-    };
-    let not_modified = match (header(IF_NONE_MATCH), header(IF_MODIFIED_SINCE)) {
-        (Some(tags), _) => tags.split(',').any(|t| t.trim() == tag || t.trim() == "*"),
+    // If-Modified-Since counts only without If-None-Match (RFC 9110 13.1.3).
+    let since = req
+        .headers
+        .get(IF_MODIFIED_SINCE)
+        .and_then(|value| value.to_str().ok());
+    let not_modified = match (req.none_match(&tag), since) {
+        (Some(current), _) => current,
         (None, Some(since)) => httpdate::parse_http_date(since)
             .ok()
             .zip(httpdate::parse_http_date(&last_modified).ok())

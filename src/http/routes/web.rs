@@ -21,8 +21,8 @@ use std::sync::OnceLock;
 
 use sha2::{Digest, Sha256};
 use warp::http::header::{
-    HeaderValue, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, HOST, IF_NONE_MATCH,
-    REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    HeaderValue, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, HOST, REFERRER_POLICY,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use warp::http::{HeaderMap, Method, StatusCode};
 use warp::reply::Response;
@@ -155,15 +155,7 @@ fn static_file(name: &str, req: &Req) -> Result<Response, ApiError> {
 /// The asset, or a 304 when the client's copy is current.
 fn serve(req: &Req, asset: &Asset, cache_control: &'static str) -> Response {
     let etag = asset.etag();
-    let fresh = req
-        .headers
-        .get(IF_NONE_MATCH)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|tags| {
-            tags.split(',')
-                .map(|tag| tag.trim().trim_start_matches("W/"))
-                .any(|tag| tag == etag || tag == "*")
-        });
+    let fresh = req.none_match(&etag) == Some(true);
     let mut response = if fresh {
         let mut response = Response::new(Default::default());
         *response.status_mut() = StatusCode::NOT_MODIFIED;
