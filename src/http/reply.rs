@@ -41,12 +41,12 @@ pub fn ok<T: Serialize + ?Sized>(value: &T) -> Response {
     json(StatusCode::OK, value)
 }
 
-/// 204 with no body.
 /// 201 with a JSON body.
 pub fn created<T: Serialize + ?Sized>(value: &T) -> Response {
     json(StatusCode::CREATED, value)
 }
 
+/// 204 with no body.
 pub fn no_content() -> Response {
     let mut response = Response::new(Default::default());
     *response.status_mut() = StatusCode::NO_CONTENT;
