@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use rusqlite::params;
 
 use super::common;
-use super::{http_load, MakeRequest, Report};
+use super::http_load::{http_load, MakeRequest};
+use super::report::Report;
 
 /// Words of the vocabulary.
 const VOCABULARY: usize = 20_000;
