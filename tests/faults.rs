@@ -724,6 +724,77 @@ fn a_damaged_database_stops_the_start_with_one_line_naming_it() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_database_stops_the_start_while_uploads_are_there_and_nothing_is_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let server = start_binary(data);
+    let token = server.api.user("keeper").await;
+    for (title, name, mime) in [
+        ("Red", "red.png", "image/png"),
+        ("Gif", "red.gif", "image/gif"),
+    ] {
+        let fields = [("title", title), ("room", "films")];
+        let form = file_form(&fields, "img", fixture(name), name, mime);
+        let (status, body) = server.api.post_multipart(&token, "/api/chat/", form).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    drop(server);
+    let (db, media) = (data.join("chat.db"), data.join("media"));
+    let media_files = || ["chat_img", "avatars", "msg_img"].map(|f| snapshot(&media.join(f)));
+    let uploaded = media_files();
+    assert_eq!(uploaded[0].len(), 3, "{:?}", uploaded[0].keys()); // and default.jpg
+    let refusal = |state: &str| {
+        format!(
+            "chatd: {} {state}, but {} holds 2 uploaded files; restore chat.db from a backup, \
+             or move {} away to start afresh",
+            db.display(),
+            media.display(),
+            media.display()
+        )
+    };
+
+    // Deleted with its WAL (`rm chat.db*`), then truncated (`: > chat.db`):
+    // SQLite would take either for a new database, whose start-up sweep
+    // would remove every upload.
+    for file in ["chat.db", "chat.db-wal", "chat.db-shm"] {
+        let _ = std::fs::remove_file(data.join(file));
+    }
+    for state in ["is missing", "is empty"] {
+        if state == "is empty" {
+            std::fs::write(&db, b"").unwrap();
+        }
+        let before = snapshot(data);
+        assert_eq!(refused_start(data), refusal(state));
+        assert_eq!(snapshot(data), before, "a refused start changed {state}");
+        assert_eq!(media_files(), uploaded, "a refused start changed the media");
+    }
+    // The operator commands refuse an empty file too.
+    let (status, out, err) = check(data);
+    assert_eq!(
+        (status, out.as_str(), err),
+        (
+            Some(1),
+            "",
+            format!(
+                "chatd: {} is empty; restore it from a backup\n",
+                db.display()
+            )
+        )
+    );
+
+    // What the line says to do starts afresh and keeps the old media.
+    std::fs::rename(&media, data.join("media.old")).unwrap();
+    drop(start_binary(data));
+    assert!(media.join("chat_img/default.jpg").is_file());
+    let moved =
+        ["chat_img", "avatars", "msg_img"].map(|f| snapshot(&data.join("media.old").join(f)));
+    assert_eq!(moved, uploaded);
+    // So does a data directory that is new.
+    let fresh = tempfile::tempdir().unwrap();
+    drop(start_binary(&fresh.path().join("new")));
+}
+
 /// Creates chats with images and replaces each one's image right after,
 /// until `stop`; every answer must be 200.
 async fn churn_images(base: String, token: String, stop: Arc<AtomicBool>) {

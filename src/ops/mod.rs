@@ -23,6 +23,7 @@ use anyhow::Context;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::cli::{Cli, Command, InviteAction, UserAction};
+use crate::storage::{no_database, NoDatabase};
 
 /// Runs the command the command line names. An error means exit status 1
 /// with the error printed; `Ok` carries the status of a command that ran
@@ -85,11 +86,18 @@ fn status(healthy: bool) -> ExitCode {
 }
 
 /// The database of `data_dir`. Operator commands never create one: a
-/// mistyped `--data-dir` must fail, not start an empty instance.
+/// mistyped `--data-dir` must fail, not start an empty instance; nor work
+/// on an empty file (SQLite would take it for a new database: `backup`
+/// would copy nothing, `check` would fail on a missing table).
 fn database(data_dir: &Path) -> anyhow::Result<PathBuf> {
     let db = data_dir.join("chat.db");
-    anyhow::ensure!(db.exists(), "no database at {}", db.display());
-    Ok(db)
+    match no_database(&db) {
+        Some(NoDatabase::Missing) => anyhow::bail!("no database at {}", db.display()),
+        Some(NoDatabase::Empty) => {
+            anyhow::bail!("{} is empty; restore it from a backup", db.display())
+        }
+        None => Ok(db),
+    }
 }
 
 /// Opens the database of `data_dir` to change it, configured like the

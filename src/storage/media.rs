@@ -230,6 +230,13 @@ pub fn named_files(conn: &rusqlite::Connection) -> rusqlite::Result<HashSet<Stri
     .collect()
 }
 
+/// How many files the media folders under `root` hold besides the default
+/// image chatd writes itself: uploads, on any instance that had some.
+pub fn uploads(root: &Path) -> std::io::Result<usize> {
+    let own = |f: &String| f == DEFAULT_CHAT_IMG || is_default_partial(f);
+    Ok(files(root)?.into_iter().filter(|f| !own(f)).count())
+}
+
 /// Files in the media folders that should not be there: uploads no row
 /// names (a crash between storing a file and committing its row leaves
 /// one) and half-written `.part` files. Media paths, sorted.
