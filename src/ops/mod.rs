@@ -5,12 +5,14 @@
 //!
 //! Library code never exits the process: [`run`] returns the exit status
 //! and `main` exits with it, so every command can be called from tests.
+//! Commands print with `out::outln!`, which a closed pipe cannot panic.
 
 pub mod backup;
 pub mod check;
 pub mod demo;
 pub mod doctor;
 pub mod moderation;
+mod out;
 pub mod png;
 pub mod serve;
 pub mod users;
@@ -28,7 +30,14 @@ use crate::storage::{no_database, NoDatabase};
 /// Runs the command the command line names. An error means exit status 1
 /// with the error printed; `Ok` carries the status of a command that ran
 /// to the end (`doctor` and `check` fail with 1 when they find a problem).
+/// A reader that closed standard output early is no error (see `out`).
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let status = run_command(cli).await?;
+    out::finish()?;
+    Ok(status)
+}
+
+async fn run_command(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Some(Command::Doctor { url }) => return Ok(status(doctor::run(url).await)),
         Some(Command::Backup {
