@@ -640,13 +640,30 @@ async fn a_crash_mid_upload_leaves_no_dangling_row_and_strays_go_at_the_next_sta
     for file in &named {
         assert!(on_disk.contains(file), "{file} is named but missing");
     }
-    // What a crash between the file and its row leaves, for certain.
-    for stray in [
-        "chat_img/0123456789abcdef.png",
-        "avatars/fedcba9876543210.jpg",
-        "chat_img/0011223344556677.part",
-    ] {
-        std::fs::write(data.join("media").join(stray), b"left by a crash").unwrap();
+    // What a crash between the file and its row leaves, for certain, in
+    // each folder uploads go to; and files someone else put there, which
+    // stay whatever they look like: only names chatd generates are its own.
+    let hex = "0123456789abcdef0123456789abcdef";
+    let crash_left = [
+        format!("chat_img/{hex}.png"),
+        format!("avatars/{hex}.jpg"),
+        format!("msg_img/{hex}.webp"),
+        format!("chat_img/{hex}.part"),
+    ];
+    let not_chatds = [
+        "chat_img/mine.png".to_string(),
+        "chat_img/x.jpg".to_string(),
+        "chat_img/notes.part".to_string(),
+        "avatars/me.jpg".to_string(),
+        format!("avatars/{}.png", hex.to_uppercase()),
+        format!("msg_img/{hex}.jpeg"),
+        format!("msg_img/{}.png", &hex[..16]),
+    ];
+    for file in &crash_left {
+        std::fs::write(data.join("media").join(file), b"left by a crash").unwrap();
+    }
+    for file in &not_chatds {
+        std::fs::write(data.join("media").join(file), b"put there by hand").unwrap();
     }
     let (status, out, err) = check(data);
     assert_eq!(status, Some(0), "{out}{err}");
@@ -655,13 +672,25 @@ async fn a_crash_mid_upload_leaves_no_dangling_row_and_strays_go_at_the_next_sta
         .lines()
         .find(|l| l.starts_with("warn  stray files: "))
         .unwrap_or_else(|| panic!("check reports no stray files: {out}"));
-    let on_disk: BTreeSet<String> = files_in(data, "chat_img")
-        .into_iter()
-        .chain(files_in(data, "avatars"))
+    let all_media = || -> BTreeSet<String> {
+        ["chat_img", "avatars", "msg_img"]
+            .into_iter()
+            .flat_map(|folder| files_in(data, folder))
+            .collect()
+    };
+    let kept: BTreeSet<String> = named
+        .iter()
+        .chain(&not_chatds)
+        .cloned()
+        .chain(["chat_img/default.jpg".to_string()])
         .collect();
-    let partial = on_disk.iter().filter(|f| f.ends_with(".part")).count();
-    let orphans = on_disk.len() - partial - named.len() - 1; // and default.jpg
-    assert!(partial >= 1 && orphans >= 2, "{on_disk:?}");
+    let on_disk = all_media();
+    let partial = on_disk
+        .difference(&kept)
+        .filter(|f| f.ends_with(".part"))
+        .count();
+    let orphans = on_disk.len() - kept.len() - partial;
+    assert!(partial >= 1 && orphans >= 3, "{on_disk:?}");
     assert!(
         strays.contains(&format!("{orphans} no row names, {partial} half-written")),
         "{strays}"
@@ -670,13 +699,7 @@ async fn a_crash_mid_upload_leaves_no_dangling_row_and_strays_go_at_the_next_sta
 
     // The next start removes them, and only them.
     let restarted = start_binary(data);
-    let expected: BTreeSet<String> = named
-        .iter()
-        .cloned()
-        .chain(["chat_img/default.jpg".to_string()])
-        .collect();
-    assert_eq!(files_in(data, "chat_img"), expected);
-    assert!(files_in(data, "avatars").is_empty());
+    assert_eq!(all_media(), kept);
     for chat in all_chats(&restarted.api, "films").await {
         let (status, _, _) = restarted.api.fetch(chat["img"].as_str().unwrap()).await;
         assert_eq!(status, 200, "{chat}");
@@ -788,6 +811,77 @@ fn a_damaged_database_stops_the_start_with_one_line_naming_it() {
             file.display()
         )
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_database_stops_the_start_while_uploads_are_there_and_nothing_is_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let server = start_binary(data);
+    let token = server.api.user("keeper").await;
+    for (title, name, mime) in [
+        ("Red", "red.png", "image/png"),
+        ("Gif", "red.gif", "image/gif"),
+    ] {
+        let fields = [("title", title), ("room", "films")];
+        let form = file_form(&fields, "img", fixture(name), name, mime);
+        let (status, body) = server.api.post_multipart(&token, "/api/chat/", form).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    drop(server);
+    let (db, media) = (data.join("chat.db"), data.join("media"));
+    let media_files = || ["chat_img", "avatars", "msg_img"].map(|f| snapshot(&media.join(f)));
+    let uploaded = media_files();
+    assert_eq!(uploaded[0].len(), 3, "{:?}", uploaded[0].keys()); // and default.jpg
+    let refusal = |state: &str| {
+        format!(
+            "chatd: {} {state}, but {} holds 2 uploaded files; restore chat.db from a backup, \
+             or move {} away to start afresh",
+            db.display(),
+            media.display(),
+            media.display()
+        )
+    };
+
+    // Deleted with its WAL (`rm chat.db*`), then truncated (`: > chat.db`):
+    // SQLite would take either for a new database, whose start-up sweep
+    // would remove every upload.
+    for file in ["chat.db", "chat.db-wal", "chat.db-shm"] {
+        let _ = std::fs::remove_file(data.join(file));
+    }
+    for state in ["is missing", "is empty"] {
+        if state == "is empty" {
+            std::fs::write(&db, b"").unwrap();
+        }
+        let before = snapshot(data);
+        assert_eq!(refused_start(data), refusal(state));
+        assert_eq!(snapshot(data), before, "a refused start changed {state}");
+        assert_eq!(media_files(), uploaded, "a refused start changed the media");
+    }
+    // The operator commands refuse an empty file too.
+    let (status, out, err) = check(data);
+    assert_eq!(
+        (status, out.as_str(), err),
+        (
+            Some(1),
+            "",
+            format!(
+                "chatd: {} is empty; restore it from a backup\n",
+                db.display()
+            )
+        )
+    );
+
+    // What the line says to do starts afresh and keeps the old media.
+    std::fs::rename(&media, data.join("media.old")).unwrap();
+    drop(start_binary(data));
+    assert!(media.join("chat_img/default.jpg").is_file());
+    let moved =
+        ["chat_img", "avatars", "msg_img"].map(|f| snapshot(&data.join("media.old").join(f)));
+    assert_eq!(moved, uploaded);
+    // So does a data directory that is new.
+    let fresh = tempfile::tempdir().unwrap();
+    drop(start_binary(&fresh.path().join("new")));
 }
 
 /// Creates chats with images and replaces each one's image right after,

@@ -2,7 +2,8 @@
 
 mod common;
 
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 
 use common::*;
 
@@ -225,4 +226,67 @@ async fn users_are_managed_without_sql_and_password_changes_revoke_tokens() {
     let missing = chatd(&["user", "delete", "opal"], &dir);
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no user opal"));
+}
+
+/// `chatd audit | head -1`, `chatd user list | head -1`: the reader goes
+/// after one line with more than a pipe's 64 KiB still to come. The
+/// command ends as if it had printed everything: status 0, nothing on
+/// standard error (no panic, no backtrace).
+#[test]
+fn a_reader_that_stops_early_ends_the_output_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = test_config(dir.path()).db_path();
+    drop(chatd::storage::Db::open(&db).unwrap());
+    // Written directly: 3,000 accounts through `chatd user create` would
+    // hash 3,000 passwords.
+    let mut conn = rusqlite::Connection::open(&db).unwrap();
+    let tx = conn.transaction().unwrap();
+    for n in 0..3000 {
+        let name = format!("reader{n}");
+        let email = format!("{name}@example.com");
+        chatd::storage::users::insert(&tx, &name, &email, "-").unwrap();
+        chatd::storage::audit::record(&tx, "operator", "user.create", &name, "").unwrap();
+    }
+    tx.commit().unwrap();
+
+    // The line read, without the audit's timestamp (its second field).
+    let untimed = |line: &str| {
+        let mut fields: Vec<&str> = line.split('\t').collect();
+        if fields.len() > 1 {
+            fields.remove(1);
+        }
+        fields.join("\t")
+    };
+    let header = "    id  username                 email                            chats  joined                       status\n";
+    for (args, first) in [
+        (
+            &["audit", "--limit", "3000"][..],
+            "3000\toperator\tuser.create\treader2999\t\n",
+        ),
+        (&["user", "list"][..], header),
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_chatd"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        // The reader is dropped: the pipe's read end is closed.
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(untimed(&line), first, "{args:?}");
+        assert_eq!(
+            (
+                output.status.code(),
+                String::from_utf8_lossy(&output.stderr)
+            ),
+            (Some(0), "".into()),
+            "{args:?}"
+        );
+    }
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::Context;
 use rusqlite::Connection;
 
+use crate::ops::out::outln;
 use crate::storage::media::{self, DEFAULT_CHAT_IMG, FOLDERS};
 
 /// Database snapshots taken at most when files their media copy needs
@@ -48,9 +49,9 @@ pub fn backup(data_dir: &Path, file: &Path, media_to: Option<&Path>) -> anyhow::
             return Err(gave_up(&vanished, &media_from));
         }
     };
-    println!("database copied to {}", file.display());
+    outln!("database copied to {}", file.display());
     if let Some((copied, media_to)) = copied {
-        println!("{copied} media files copied to {}", media_to.display());
+        outln!("{copied} media files copied to {}", media_to.display());
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use crate::ops::out::outln;
 use crate::storage::{media, search_index};
 
 /// Prints one `ok`, `warn` or `FAIL` line per check; true when nothing
@@ -21,7 +22,7 @@ pub fn check(data_dir: &Path) -> anyhow::Result<bool> {
         Ok(lines) => lines,
         Err(error) => {
             // Not even readable: nothing else can be checked.
-            println!(
+            outln!(
                 "FAIL  integrity: {} is damaged ({error}); restore a backup",
                 data_dir.join("chat.db").display()
             );
@@ -29,26 +30,26 @@ pub fn check(data_dir: &Path) -> anyhow::Result<bool> {
         }
     };
     if integrity == ["ok"] {
-        println!("ok    integrity");
+        outln!("ok    integrity");
     } else {
         healthy = false;
-        println!("FAIL  integrity: {}", integrity.join("; "));
+        outln!("FAIL  integrity: {}", integrity.join("; "));
     }
     let broken: i64 =
         conn.query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |row| {
             row.get(0)
         })?;
     if broken == 0 {
-        println!("ok    foreign keys");
+        outln!("ok    foreign keys");
     } else {
         healthy = false;
-        println!("FAIL  foreign keys: {broken} rows point at missing rows");
+        outln!("FAIL  foreign keys: {broken} rows point at missing rows");
     }
     // Messages above the mark wait for the running server's writer (or the
     // next start) to index them; they are not a fault.
     let progress = search_index::progress(&conn)?;
     if progress.behind() > 0 {
-        println!(
+        outln!(
             "note  search index: messages above id {} are indexed by the server shortly",
             progress.indexed_upto
         );
@@ -58,10 +59,10 @@ pub fn check(data_dir: &Path) -> anyhow::Result<bool> {
         ("chats_fts", "chats", i64::MAX),
     ] {
         match search_index_problems(&conn, index, table, upto)? {
-            None => println!("ok    search index {index}"),
+            None => outln!("ok    search index {index}"),
             Some(problems) => {
                 healthy = false;
-                println!("FAIL  search index {index}: {problems}");
+                outln!("FAIL  search index {index}: {problems}");
             }
         }
     }
@@ -70,10 +71,10 @@ pub fn check(data_dir: &Path) -> anyhow::Result<bool> {
     let mut missing: Vec<&String> = files.iter().filter(|f| !root.join(f).is_file()).collect();
     missing.sort();
     if missing.is_empty() {
-        println!("ok    media ({} files)", files.len());
+        outln!("ok    media ({} files)", files.len());
     } else {
         healthy = false;
-        println!(
+        outln!(
             "FAIL  media: {} missing, e.g. {}",
             missing.len(),
             missing[0]
@@ -81,10 +82,10 @@ pub fn check(data_dir: &Path) -> anyhow::Result<bool> {
     }
     let strays = media::find_strays(&root, &files)?;
     if strays.is_empty() {
-        println!("ok    no stray files");
+        outln!("ok    no stray files");
     } else {
         let example = strays.orphans.first().or(strays.partial.first());
-        println!(
+        outln!(
             "warn  stray files: {} no row names, {} half-written, e.g. {} \
              (removed at the next start)",
             strays.orphans.len(),

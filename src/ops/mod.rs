@@ -5,12 +5,14 @@
 //!
 //! Library code never exits the process: [`run`] returns the exit status
 //! and `main` exits with it, so every command can be called from tests.
+//! Commands print with `out::outln!`, which a closed pipe cannot panic.
 
 pub mod backup;
 pub mod check;
 pub mod demo;
 pub mod doctor;
 pub mod moderation;
+mod out;
 pub mod png;
 pub mod serve;
 pub mod users;
@@ -23,11 +25,19 @@ use anyhow::Context;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::cli::{Cli, Command, InviteAction, UserAction};
+use crate::storage::{no_database, NoDatabase};
 
 /// Runs the command the command line names. An error means exit status 1
 /// with the error printed; `Ok` carries the status of a command that ran
 /// to the end (`doctor` and `check` fail with 1 when they find a problem).
+/// A reader that closed standard output early is no error (see `out`).
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let status = run_command(cli).await?;
+    out::finish()?;
+    Ok(status)
+}
+
+async fn run_command(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Some(Command::Doctor { url }) => return Ok(status(doctor::run(url).await)),
         Some(Command::Backup {
@@ -85,11 +95,18 @@ fn status(healthy: bool) -> ExitCode {
 }
 
 /// The database of `data_dir`. Operator commands never create one: a
-/// mistyped `--data-dir` must fail, not start an empty instance.
+/// mistyped `--data-dir` must fail, not start an empty instance; nor work
+/// on an empty file (SQLite would take it for a new database: `backup`
+/// would copy nothing, `check` would fail on a missing table).
 fn database(data_dir: &Path) -> anyhow::Result<PathBuf> {
     let db = data_dir.join("chat.db");
-    anyhow::ensure!(db.exists(), "no database at {}", db.display());
-    Ok(db)
+    match no_database(&db) {
+        Some(NoDatabase::Missing) => anyhow::bail!("no database at {}", db.display()),
+        Some(NoDatabase::Empty) => {
+            anyhow::bail!("{} is empty; restore it from a backup", db.display())
+        }
+        None => Ok(db),
+    }
 }
 
 /// Opens the database of `data_dir` to change it, configured like the

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::domain::moderation;
+use crate::ops::out::outln;
 use crate::storage::admin;
 use crate::storage::audit::{self, COMMAND_LINE};
 
@@ -33,7 +34,7 @@ pub fn set_staff(data_dir: &Path, username: &str, staff: bool) -> anyhow::Result
     } else {
         "is no longer staff"
     };
-    println!("{} {now}", user.username);
+    outln!("{} {now}", user.username);
     Ok(())
 }
 
@@ -65,12 +66,12 @@ pub fn suspend(
     .ok_or_else(|| anyhow::anyhow!("no user {username}"))?
     .map_err(refused)?;
     if suspend {
-        println!(
+        outln!(
             "suspended {}; their tokens no longer work and their sockets close",
             user.username
         );
     } else {
-        println!("{} may sign in again", user.username);
+        outln!("{} may sign in again", user.username);
     }
     Ok(())
 }
@@ -92,7 +93,7 @@ pub fn create_invite(data_dir: &Path, uses: u32, expires: Duration) -> anyhow::R
         &expires_at,
         COMMAND_LINE,
     )?;
-    println!("{code}");
+    outln!("{code}");
     eprintln!("invite for {uses} registration(s), valid until {expires_at}; it is not shown again");
     Ok(())
 }
@@ -102,7 +103,7 @@ pub fn create_invite(data_dir: &Path, uses: u32, expires: Duration) -> anyhow::R
 pub fn print_audit(data_dir: &Path, limit: u64) -> anyhow::Result<()> {
     let conn = super::open_read_only(data_dir)?;
     for entry in audit::page(&conn, 0, limit)? {
-        println!(
+        outln!(
             "{}\t{}\t{}\t{}\t{}\t{}",
             entry.id,
             entry.created_at,

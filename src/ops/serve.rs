@@ -10,6 +10,7 @@ use anyhow::Context;
 use crate::config::{Config, Seed};
 use crate::http::server::Server;
 use crate::ops::demo;
+use crate::ops::out::outln;
 
 /// The binary's way to run: binds, seeds demo data if asked, logs where it
 /// listens and where its data lives (and, for `--ephemeral`, prints the URL
@@ -40,7 +41,7 @@ async fn run_with_extras(config: Config, print_url: bool) -> anyhow::Result<()> 
             messages = seeded.messages,
             "demo data seeded"
         );
-        println!("{}", demo::credentials_text());
+        outln!("{}", demo::credentials_text());
     }
     let url = format!("http://{}", server.local_addr());
     tracing::info!(
@@ -48,7 +49,7 @@ async fn run_with_extras(config: Config, print_url: bool) -> anyhow::Result<()> 
         app.config.data_dir.display()
     );
     if print_url {
-        println!("{url}");
+        outln!("{url}");
     }
     if let Some(file) = &app.config.url_file {
         write_url_file(file, &url)?;

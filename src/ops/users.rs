@@ -8,6 +8,7 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
+use crate::ops::out::outln;
 use crate::storage::{audit, users};
 
 /// The password from `given`, else one line of standard input.
@@ -58,7 +59,7 @@ pub fn create_user(
             )?;
             tx.commit()?;
             let kind = if staff { "staff user" } else { "user" };
-            println!("created {kind} {} (id {})", user.username, user.id);
+            outln!("created {kind} {} (id {})", user.username, user.id);
             Ok(())
         }
         Err(users::InsertError::Taken(taken)) => {
@@ -94,7 +95,7 @@ pub fn set_password(
         &user.username,
         "",
     )?;
-    println!(
+    outln!(
         "password of {} changed; their tokens no longer work",
         user.username
     );
@@ -119,7 +120,7 @@ pub fn delete_user(data_dir: &Path, username: &str) -> anyhow::Result<()> {
     for file in &deleted.files {
         media.remove(file);
     }
-    println!(
+    outln!(
         "deleted {} and {} chats",
         user.username,
         deleted.chat_ids.len()
@@ -130,9 +131,13 @@ pub fn delete_user(data_dir: &Path, username: &str) -> anyhow::Result<()> {
 /// `chatd user list`.
 pub fn list_users(data_dir: &Path) -> anyhow::Result<()> {
     let conn = super::open(data_dir)?;
-    println!(
+    outln!(
         "{:>6}  {:<24} {:<32} {:>5}  {:<27}  status",
-        "id", "username", "email", "chats", "joined"
+        "id",
+        "username",
+        "email",
+        "chats",
+        "joined"
     );
     for (user, joined, chats) in users::list(&conn)? {
         let mut status = Vec::new();
@@ -146,7 +151,7 @@ pub fn list_users(data_dir: &Path) -> anyhow::Result<()> {
                 .unwrap_or("no reason given");
             status.push(format!("suspended ({reason})"));
         }
-        println!(
+        outln!(
             "{:>6}  {:<24} {:<32} {:>5}  {:<27}  {}",
             user.id,
             user.username,

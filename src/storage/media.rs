@@ -26,6 +26,10 @@ pub const FOLDERS: [&str; 3] = ["chat_img", "avatars", "msg_img"];
 /// The folder of images posted in messages.
 pub const MESSAGE_IMAGES: &str = "msg_img";
 
+/// How many lowercase hex digits the name of an upload has (see
+/// [`Media::store`]); the sweep knows chatd's files by them.
+const NAME_DIGITS: usize = 32;
+
 /// An accepted image format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImageKind {
@@ -156,7 +160,7 @@ impl Media {
         kind: ImageKind,
         bytes: &[u8],
     ) -> Result<String, StorageError> {
-        let mut random = [0u8; 16];
+        let mut random = [0u8; NAME_DIGITS / 2];
         getrandom::fill(&mut random)
             .map_err(|e| StorageError::other(anyhow::anyhow!("no randomness: {e}")))?;
         let name: String = random.iter().map(|b| format!("{b:02x}")).collect();
@@ -235,6 +239,13 @@ pub fn named_files(conn: &rusqlite::Connection) -> rusqlite::Result<HashSet<Stri
     .collect()
 }
 
+/// How many files the media folders under `root` hold besides the default
+/// image chatd writes itself: uploads, on any instance that had some.
+pub fn uploads(root: &Path) -> std::io::Result<usize> {
+    let own = |f: &String| f == DEFAULT_CHAT_IMG || is_default_partial(f);
+    Ok(files(root)?.into_iter().filter(|f| !own(f)).count())
+}
+
 /// Files in the media folders that should not be there: uploads no row
 /// names (a crash between storing a file and committing its row leaves
 /// one) and half-written `.part` files. Media paths, sorted.
@@ -251,10 +262,26 @@ impl Strays {
 }
 
 /// The stray files under the media folder `root`, given the files the
-/// database names. Only names chatd could have made are considered: a
-/// file someone else put there is left alone.
+/// database names. Only names chatd generates are considered (see
+/// `generated`): a file someone else put there is left alone, whatever
+/// its name looks like.
 pub fn find_strays(root: &Path, named: &HashSet<String>) -> std::io::Result<Strays> {
     let mut strays = Strays::default();
+    for media_path in files(root)? {
+        match generated(&media_path) {
+            Some(Generated::Partial) => strays.partial.push(media_path),
+            Some(Generated::Upload) if !named.contains(&media_path) => {
+                strays.orphans.push(media_path)
+            }
+            Some(Generated::Upload) | None => {}
+        }
+    }
+    Ok(strays)
+}
+
+/// The media paths of the files in the media folders under `root`, sorted.
+fn files(root: &Path) -> std::io::Result<Vec<String>> {
+    let mut files = Vec::new();
     for folder in FOLDERS {
         let entries = match std::fs::read_dir(root.join(folder)) {
             Ok(entries) => entries,
@@ -263,23 +290,45 @@ pub fn find_strays(root: &Path, named: &HashSet<String>) -> std::io::Result<Stra
         };
         for entry in entries {
             let entry = entry?;
-            if !entry.file_type()?.is_file() {
-                continue;
-            }
-            let media_path = format!("{folder}/{}", entry.file_name().to_string_lossy());
-            if media_path.ends_with(".part") {
-                strays.partial.push(media_path);
-            } else if resolve(&media_path).is_some()
-                && media_path != DEFAULT_CHAT_IMG
-                && !named.contains(&media_path)
-            {
-                strays.orphans.push(media_path);
+            if entry.file_type()?.is_file() {
+                files.push(format!("{folder}/{}", entry.file_name().to_string_lossy()));
             }
         }
     }
-    strays.orphans.sort();
-    strays.partial.sort();
-    Ok(strays)
+    files.sort();
+    Ok(files)
+}
+
+/// What chatd made a file as, known by its name.
+enum Generated {
+    /// An upload: [`NAME_DIGITS`] lowercase hex digits and the extension
+    /// of its format, as [`Media::store`] names it (`--seed demo` too).
+    Upload,
+    /// An upload, or the default image, still being written (`.part`, see
+    /// [`write_atomically`]).
+    Partial,
+}
+
+/// What chatd made the file at `media_path` (in one of [`FOLDERS`]) as;
+/// `None` for a name chatd never gives (`chat_img/mine.png`,
+/// `avatars/me.jpg`) and for the default image.
+fn generated(media_path: &str) -> Option<Generated> {
+    let (stem, extension) = media_path.split_once('/')?.1.rsplit_once('.')?;
+    let random =
+        stem.len() == NAME_DIGITS && stem.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if extension == "part" {
+        (random || is_default_partial(media_path)).then_some(Generated::Partial)
+    } else {
+        // The extension chatd writes for a format: `jpg`, never `jpeg`.
+        let written =
+            ImageKind::from_extension(extension).is_some_and(|kind| kind.extension() == extension);
+        (random && written).then_some(Generated::Upload)
+    }
+}
+
+/// True for the default image while [`Media::open`] writes it.
+fn is_default_partial(media_path: &str) -> bool {
+    Path::new(media_path) == Path::new(DEFAULT_CHAT_IMG).with_extension("part")
 }
 
 /// Accepts only `<folder>/<name>.<image extension>` where the name is made

@@ -139,6 +139,25 @@ impl Db {
     }
 }
 
+/// A database file that holds no database yet; SQLite starts a new,
+/// empty one in its place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoDatabase {
+    Missing,
+    /// 0 bytes: truncated, or created by something other than chatd.
+    Empty,
+}
+
+/// Whether `path` holds no database yet. Anything else (a directory, a
+/// file that cannot be read) is for [`Db::open`] to explain.
+pub fn no_database(path: &Path) -> Option<NoDatabase> {
+    match std::fs::metadata(path) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Some(NoDatabase::Missing),
+        Ok(meta) if meta.is_file() && meta.len() == 0 => Some(NoDatabase::Empty),
+        _ => None,
+    }
+}
+
 /// Sets WAL mode and brings the schema up to date.
 fn prepare(path: &Path) -> anyhow::Result<()> {
     let mut conn = Connection::open(path)?;

@@ -16,6 +16,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::ops::out::outln;
+
 /// How long any one request may take.
 const TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -76,16 +78,16 @@ pub async fn check(url: &str, mut report: impl FnMut(&Step)) -> Report {
 
 /// Prints each step as it finishes; true when all passed.
 pub async fn run(url: &str) -> bool {
-    println!("chatd doctor: checking {url}");
+    outln!("chatd doctor: checking {url}");
     let report = check(url, |step| match &step.outcome {
-        Ok(detail) => println!("ok    {:<10} {detail}", step.name),
-        Err(diagnosis) => println!("FAIL  {:<10} {diagnosis}", step.name),
+        Ok(detail) => outln!("ok    {:<10} {detail}", step.name),
+        Err(diagnosis) => outln!("FAIL  {:<10} {diagnosis}", step.name),
     })
     .await;
     if report.ok() {
-        println!("all checks passed");
+        outln!("all checks passed");
     } else {
-        println!("some checks failed");
+        outln!("some checks failed");
     }
     report.ok()
 }
