@@ -12,7 +12,7 @@ use crate::domain::throttle::{Limiter, PerAddress};
 use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::storage::media::{self, Media};
-use crate::storage::{no_database, Db, NoDatabase};
+use crate::storage::{self, no_database, Db, NoDatabase};
 
 /// Shared state of one running server.
 pub struct App {
@@ -49,7 +49,8 @@ impl App {
         refuse_a_lost_database(&config)?;
         let db = Db::open(&config.db_path())?;
         let media = Media::open(config.media_dir())?;
-        sweep_media(&config, &media)?;
+        let damaged = |error| storage::explain_damage(&config.db_path(), error);
+        sweep_media(&config, &media).map_err(damaged)?;
         let secret = auth::load_secret(config.secret.as_deref(), &config.data_dir)?;
         let tokens = Tokens::new(secret, config.access_ttl, config.refresh_ttl);
         let metrics = Arc::new(Metrics::default());
@@ -60,7 +61,8 @@ impl App {
             &config.db_path(),
             config.ws.clone(),
             metrics.clone(),
-        )?;
+        )
+        .map_err(damaged)?;
         Ok(Arc::new(App {
             config,
             db,

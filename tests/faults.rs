@@ -788,6 +788,35 @@ fn a_damaged_database_stops_the_start_with_one_line_naming_it() {
         "{line}"
     );
 
+    // chatd's own database with a page past the first ones damaged (the
+    // users table's): opening it reads only the schema; the start's first
+    // queries find the damage, and say so in the same line.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("chat.db");
+    drop(chatd::storage::Db::open(&db).unwrap());
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+        .unwrap();
+    let page: usize = conn
+        .query_row(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'users'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    drop(conn);
+    let mut bytes = std::fs::read(&db).unwrap();
+    bytes[(page - 1) * 4096..page * 4096].fill(0xFF);
+    std::fs::write(&db, &bytes).unwrap();
+    assert_eq!(
+        refused_start(dir.path()),
+        format!(
+            "chatd: {} is damaged (database disk image is malformed); run `chatd check --data-dir {}` or restore a backup",
+            db.display(),
+            dir.path().display()
+        )
+    );
+
     // A database path that is a directory (root reads any file, so this
     // stands in for one chatd may not read).
     let dir = tempfile::tempdir().unwrap();

@@ -168,6 +168,25 @@ fn prepare(path: &Path) -> anyhow::Result<()> {
     migrate(&mut conn)
 }
 
+/// `error`, or when a damaged page caused it, the one line of `explain`:
+/// opening reads only the first pages, so damage further in shows up in
+/// the first queries of the start (the media sweep, the writer's look at
+/// the search index).
+pub fn explain_damage(path: &Path, error: anyhow::Error) -> anyhow::Error {
+    let damaged = error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<rusqlite::Error>(),
+            Some(rusqlite::Error::SqliteFailure(failure, _))
+                if matches!(failure.code, ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt)
+        )
+    });
+    if damaged {
+        explain(path, error)
+    } else {
+        error
+    }
+}
+
 /// Why the database at `path` cannot be opened, in one line that names
 /// the file and the next step: `/srv/chat.db is damaged (file is not a
 /// database); run `chatd check --data-dir /srv` or restore a backup`.
