@@ -91,7 +91,13 @@ pub fn verify_image(bytes: &[u8]) -> Option<ImageKind> {
         imagesize::ImageType::Webp => ImageKind::Webp,
         _ => return None,
     };
-    let size = imagesize::blob_size(bytes).ok()?;
+    let mut size = imagesize::blob_size(bytes).ok()?;
+    if kind == ImageKind::Webp && bytes.get(12..16) == Some(b"VP8 ") {
+        // A lossy WebP's sizes are 14 bits; the top 2 of each 16 are a
+        // scaling hint decoders ignore, which imagesize reads as size.
+        size.width &= 0x3FFF;
+        size.height &= 0x3FFF;
+    }
     let pixels = (size.width as u64).saturating_mul(size.height as u64);
     if size.width == 0 || size.height == 0 || pixels > MAX_IMAGE_PIXELS {
         return None;

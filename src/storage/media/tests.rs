@@ -88,6 +88,22 @@ fn webp(width: u32, height: u32) -> Vec<u8> {
     webp
 }
 
+/// A lossy WebP (a VP8 chunk): 14-bit sizes, each with 2 bits of scaling
+/// hint above them.
+fn lossy_webp(width: u16, height: u16, scale: u16) -> Vec<u8> {
+    let mut chunk = b"VP8 ".to_vec();
+    chunk.extend_from_slice(&10u32.to_le_bytes());
+    chunk.extend_from_slice(&[0x50, 0x01, 0x00]); // a key frame's tag
+    chunk.extend_from_slice(&[0x9D, 0x01, 0x2A]); // its start code
+    chunk.extend_from_slice(&(width | scale << 14).to_le_bytes());
+    chunk.extend_from_slice(&(height | scale << 14).to_le_bytes());
+    let mut webp = b"RIFF".to_vec();
+    webp.extend_from_slice(&(4 + chunk.len() as u32).to_le_bytes());
+    webp.extend_from_slice(b"WEBP");
+    webp.extend(chunk);
+    webp
+}
+
 // 13,377² = 178,944,129 pixels is within the limit, 13,378² = 178,970,884
 // is not.
 
@@ -133,4 +149,22 @@ fn webp_headers_are_refused_over_the_pixel_limit() {
     assert_eq!(verify_image(&webp(13_377, 13_377)), Some(ImageKind::Webp));
     assert_eq!(verify_image(&webp(13_378, 13_378)), None);
     assert_eq!(verify_image(&webp(1 << 24, 1 << 24)), None);
+}
+
+#[test]
+fn a_lossy_webps_scaling_hint_is_not_read_as_size() {
+    assert_eq!(
+        verify_image(&lossy_webp(640, 480, 0)),
+        Some(ImageKind::Webp)
+    );
+    // With the hint, the 16 bits read 17,024 x 16,864: over the limit.
+    assert_eq!(
+        verify_image(&lossy_webp(640, 480, 1)),
+        Some(ImageKind::Webp)
+    );
+    assert_eq!(
+        verify_image(&lossy_webp(640, 480, 3)),
+        Some(ImageKind::Webp)
+    );
+    assert_eq!(verify_image(&lossy_webp(0, 480, 1)), None);
 }
