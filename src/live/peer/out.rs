@@ -315,12 +315,12 @@ impl Out {
                 }
             }
             if count == 0 {
-                return match queue.items.pop_front() {
+                // A close stays first in line until the writer task ends
+                // the socket: another flusher (a batch's end, a chunk
+                // task) only tells it, and must not take the close away.
+                return match queue.items.front() {
                     None => Flushed::Empty,
-                    Some(Item::Close(code)) => {
-                        queue.items.clear();
-                        Flushed::Close(code)
-                    }
+                    Some(Item::Close(code)) => Flushed::Close(*code),
                     Some(Item::Frame { .. }) => unreachable!("frames are counted above"),
                 };
             }

@@ -95,6 +95,22 @@ async fn a_batch_is_written_when_it_ends() {
 }
 
 #[tokio::test]
+async fn a_close_queued_behind_a_batch_is_left_for_the_writer_task() {
+    let (out, mut far) = opened(8).await;
+    assert_eq!(frames(&mut far, 1).await.len(), 1);
+    Out::batched(|| {
+        out.push(&wire::text(b"last"), None, true).unwrap();
+        // Another task closes the chat meanwhile (chat_deleted, 4404).
+        out.close_after(4404).unwrap();
+    });
+    assert_eq!(texts(&frames(&mut far, 1).await), ["1:last"]);
+    // The batch wrote the frame; the close is still there for the socket's
+    // writer task, however often others flush.
+    assert_eq!(out.flush(), Flushed::Close(4404));
+    assert_eq!(out.flush(), Flushed::Close(4404));
+}
+
+#[tokio::test]
 async fn a_slow_reader_gets_every_frame_in_order_then_the_close() {
     let (near, mut far) = pair().await;
     let out = Arc::new(Out::new(Some(near), 2_000));
