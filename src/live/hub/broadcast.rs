@@ -2,7 +2,8 @@
 //! [`Fanout`]. Frames are framed once per base URL ([`wire`]) and pushed to
 //! each socket's outbox, written at once in rooms of up to [`DIRECT_MAX`]
 //! sockets (outside the hub's lock), queued for the writer tasks in larger
-//! ones.
+//! ones, except inside the relay's batch, where every room's writes are
+//! held back and written when the batch ends ([`Out::batched`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,14 +13,16 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::{Hub, Member};
 use crate::live::fanout::{Event, Fanout};
-use crate::live::peer::{Control, Peer};
+use crate::live::peer::{Control, Out, Peer};
 use crate::live::protocol::{self, close};
 use crate::live::wire;
 
 /// Rooms up to this many sockets get a broadcast written by the publishing
 /// task itself (one `write` per socket, nothing woken); larger rooms share
 /// the writes among the runtime's workers through the sockets' writer
-/// tasks (BENCHMARKS.md, "seventh session").
+/// tasks (BENCHMARKS.md, "seventh session"), or, inside the relay's batch,
+/// through tasks that each write a chunk of them (`Out::batched`, "eighth
+/// session").
 pub const DIRECT_MAX: usize = 256;
 
 /// Whether a room of `members` sockets gets its frames written by the
@@ -140,7 +143,9 @@ fn send_to(
 ) -> Vec<u64> {
     let mut frames: Vec<(&str, Bytes)> = Vec::with_capacity(1);
     let mut dropped = Vec::new();
-    let direct = writes_directly(members.len());
+    // Inside a batch every room is written directly: held back until the
+    // batch ends, then shared out in chunks (`Out::batched`).
+    let direct = writes_directly(members.len()) || Out::in_batch();
     for (&id, member) in members {
         let control: &Control = &member.peer.control;
         if control.close_code().is_some() {

@@ -9,11 +9,15 @@
 //! when the socket's `hello` is not out yet, when frames already wait
 //! (order), when the kernel's buffer is full (a slow reader: its writer
 //! task finishes the job when the socket is writable again), and for large
-//! rooms, whose sockets are shared out among the runtime's workers through
-//! their writer tasks. The queue is bounded: a socket that falls that far
-//! behind is closed (1008) by whoever finds it full.
+//! rooms outside the relay's batch, whose sockets are shared out among the
+//! runtime's workers through their writer tasks. Inside a batch
+//! ([`Out::batched`]) every write waits for the batch's end, and a large
+//! room's sockets are then written in chunks by tasks the other worker can
+//! take (waking one task per 256 sockets, not one per socket, halved the
+//! context switches at 1,000 sockets; BENCHMARKS.md, "eighth session"). The
+//! queue is bounded: a socket that falls that far behind is closed (1008)
+//! by whoever finds it full.
 
-use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -27,12 +31,6 @@ use crate::live::protocol;
 
 /// Frames written in one `writev` at most.
 const SLICES: usize = 64;
-
-thread_local! {
-    /// Inside [`Out::batched`]: the outboxes whose direct writes wait for
-    /// the end of the batch.
-    static DEFERRED: RefCell<Option<Vec<Arc<Out>>>> = const { RefCell::new(None) };
-}
 
 /// The outbox is full: the socket is not reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,44 +145,6 @@ impl Out {
             self.queue_item(&mut queue, item);
         }
         Ok(())
-    }
-
-    /// Runs `publish` with this thread's direct writes held back until it
-    /// returns, then writes each outbox's frames in one `writev`: a batch
-    /// of messages costs a socket one write, not one per message.
-    pub fn batched<R>(publish: impl FnOnce() -> R) -> R {
-        let outer = DEFERRED.with(|d| d.borrow_mut().replace(Vec::new()));
-        let result = publish();
-        let deferred = DEFERRED.with(|d| std::mem::replace(&mut *d.borrow_mut(), outer));
-        for out in deferred.into_iter().flatten() {
-            if out.flush() != Flushed::Empty {
-                out.waiting.notify_one(); // the writer task takes over
-            }
-        }
-        result
-    }
-
-    /// Inside [`Out::batched`], when a direct write could go out now:
-    /// holds it back (the first frame enlists the outbox with the batch).
-    /// False outside a batch, and when frames wait for other reasons.
-    fn defer(self: &Arc<Self>, queue: &mut Queue) -> bool {
-        if self.stream.is_none() || queue.hello_last_id.is_none() {
-            return false;
-        }
-        if queue.deferred {
-            return true;
-        }
-        if !queue.items.is_empty() {
-            return false;
-        }
-        DEFERRED.with(|d| match d.borrow_mut().as_mut() {
-            None => false,
-            Some(list) => {
-                list.push(self.clone());
-                queue.deferred = true;
-                true
-            }
-        })
     }
 
     /// Sends a frame of the socket's own (a ping, a presence count, a
@@ -315,12 +275,12 @@ impl Out {
                 }
             }
             if count == 0 {
-                return match queue.items.pop_front() {
+                // A close stays first in line until the writer task ends
+                // the socket: another flusher (a batch's end, a chunk
+                // task) only tells it, and must not take the close away.
+                return match queue.items.front() {
                     None => Flushed::Empty,
-                    Some(Item::Close(code)) => {
-                        queue.items.clear();
-                        Flushed::Close(code)
-                    }
+                    Some(Item::Close(code)) => Flushed::Close(*code),
                     Some(Item::Frame { .. }) => unreachable!("frames are counted above"),
                 };
             }
@@ -392,5 +352,6 @@ fn advance(queue: &mut Queue, mut written: usize) {
     }
 }
 
+mod batch;
 #[cfg(test)]
 mod tests;

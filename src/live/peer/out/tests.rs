@@ -95,6 +95,51 @@ async fn a_batch_is_written_when_it_ends() {
 }
 
 #[tokio::test]
+async fn a_large_batch_is_shared_out_and_later_frames_wait_behind_it() {
+    // More outboxes than one task writes: the rest go to tasks, which on
+    // this single-threaded runtime run only once the test waits.
+    const SOCKETS: usize = super::batch::FLUSH_CHUNK + 14;
+    let mut outs = Vec::new();
+    let mut fars = Vec::new();
+    for _ in 0..SOCKETS {
+        let (out, mut far) = opened(8).await;
+        assert_eq!(texts(&frames(&mut far, 1).await), ["1:hello"]);
+        outs.push(out);
+        fars.push(far);
+    }
+    for text in ["a", "b"] {
+        Out::batched(|| {
+            for out in &outs {
+                out.push(&wire::text(text.as_bytes()), None, true).unwrap();
+            }
+        });
+    }
+    // The first outboxes were written by the batch itself, twice; the
+    // others hold both frames, in order, for the tasks.
+    assert_eq!(texts(&frames(&mut fars[0], 2).await), ["1:a", "1:b"]);
+    assert!(nothing_arrived(&fars[SOCKETS - 1]));
+    for far in &mut fars[1..] {
+        assert_eq!(texts(&frames(far, 2).await), ["1:a", "1:b"]);
+    }
+}
+
+#[tokio::test]
+async fn a_close_queued_behind_a_batch_is_left_for_the_writer_task() {
+    let (out, mut far) = opened(8).await;
+    assert_eq!(frames(&mut far, 1).await.len(), 1);
+    Out::batched(|| {
+        out.push(&wire::text(b"last"), None, true).unwrap();
+        // Another task closes the chat meanwhile (chat_deleted, 4404).
+        out.close_after(4404).unwrap();
+    });
+    assert_eq!(texts(&frames(&mut far, 1).await), ["1:last"]);
+    // The batch wrote the frame; the close is still there for the socket's
+    // writer task, however often others flush.
+    assert_eq!(out.flush(), Flushed::Close(4404));
+    assert_eq!(out.flush(), Flushed::Close(4404));
+}
+
+#[tokio::test]
 async fn a_slow_reader_gets_every_frame_in_order_then_the_close() {
     let (near, mut far) = pair().await;
     let out = Arc::new(Out::new(Some(near), 2_000));
