@@ -31,7 +31,6 @@ use anyhow::Context;
 use hdrhistogram::Histogram;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpSocket;
 use tokio::sync::Semaphore;
 
 use crate::common;
@@ -294,33 +293,7 @@ async fn open(
     path: &str,
     source: Ipv4Addr,
 ) -> anyhow::Result<(Reader, OwnedWriteHalf)> {
-    let socket = TcpSocket::new_v4()?;
-    socket.bind(SocketAddr::from((source, 0)))?;
-    let mut stream = socket.connect(server).await?;
-    stream.set_nodelay(true)?;
-    stream
-        .write_all(
-            format!(
-                "GET {path} HTTP/1.1\r\nHost: {server}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-                 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-            )
-            .as_bytes(),
-        )
-        .await?;
-    let mut buf = Vec::with_capacity(4096);
-    let end = loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break end + 4;
-        }
-        if stream.read_buf(&mut buf).await? == 0 {
-            anyhow::bail!("closed during the handshake");
-        }
-    };
-    anyhow::ensure!(
-        buf.starts_with(b"HTTP/1.1 101"),
-        "no upgrade: {}",
-        String::from_utf8_lossy(&buf[..buf.len().min(40)])
-    );
+    let (stream, buf, end) = common::ws_handshake(server, path, source).await?;
     let (half, writer) = stream.into_split();
     Ok((
         Reader {

@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use futures_util::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 
 use crate::common;
 use crate::process::{start_baseline, start_chatd};
@@ -26,33 +25,10 @@ struct IdleOutcome {
     connect_secs: f64,
 }
 
-/// Opens a WebSocket with a hand-written handshake from `source` and keeps
-/// only the TCP stream (the cheapest possible client).
+/// Opens a WebSocket from `source` and keeps only the TCP stream (the
+/// cheapest possible client).
 async fn open_raw(server: SocketAddr, path: &str, source: Ipv4Addr) -> anyhow::Result<TcpStream> {
-    let socket = TcpSocket::new_v4()?;
-    socket.bind(SocketAddr::from((source, 0)))?;
-    let mut stream = socket.connect(server).await?;
-    stream
-        .write_all(
-            format!(
-                "GET {path} HTTP/1.1\r\nHost: {server}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-                 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-            )
-            .as_bytes(),
-        )
-        .await?;
-    let mut head = Vec::with_capacity(1024);
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        if stream.read_buf(&mut head).await? == 0 {
-            anyhow::bail!("closed during the handshake");
-        }
-    }
-    anyhow::ensure!(
-        head.starts_with(b"HTTP/1.1 101"),
-        "no upgrade: {}",
-        String::from_utf8_lossy(&head[..head.len().min(80)])
-    );
-    Ok(stream)
+    Ok(common::ws_handshake(server, path, source).await?.0)
 }
 
 async fn idle_phase(
