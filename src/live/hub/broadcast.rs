@@ -23,7 +23,7 @@ use crate::live::wire;
 /// tasks (BENCHMARKS.md, "seventh session"), or, inside the relay's batch,
 /// through tasks that each write a chunk of them (`Out::batched`, "eighth
 /// session").
-pub const DIRECT_MAX: usize = 256;
+pub const DIRECT_MAX: usize = Out::PER_TASK;
 
 /// Whether a room of `members` sockets gets its frames written by the
 /// publishing task.

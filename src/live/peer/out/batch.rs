@@ -14,9 +14,6 @@ thread_local! {
     static DEFERRED: RefCell<Option<Vec<Arc<Out>>>> = const { RefCell::new(None) };
 }
 
-/// Outboxes one task writes at the end of a batch; more are shared out.
-pub(super) const FLUSH_CHUNK: usize = 256;
-
 /// Writes each outbox; what the kernel does not take now is left to the
 /// socket's writer task.
 fn flush_each(outs: Vec<Arc<Out>>) {
@@ -28,6 +25,11 @@ fn flush_each(outs: Vec<Arc<Out>>) {
 }
 
 impl Out {
+    /// Sockets one task writes at once: a batch's end writes this many
+    /// outboxes and shares the rest out in chunks of it, and the hub
+    /// writes rooms up to this size directly (`hub::DIRECT_MAX`).
+    pub const PER_TASK: usize = 256;
+
     /// Runs `publish` with this thread's direct writes held back until it
     /// returns, then writes each outbox's frames in one `writev`: a batch
     /// of messages costs a socket one write, not one per message.
@@ -40,8 +42,8 @@ impl Out {
             // runtime's other workers can take, the first stays here.
             // Order holds: a frame queued meanwhile waits behind these.
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                while outs.len() > FLUSH_CHUNK {
-                    let chunk = outs.split_off(outs.len() - FLUSH_CHUNK);
+                while outs.len() > Out::PER_TASK {
+                    let chunk = outs.split_off(outs.len() - Out::PER_TASK);
                     runtime.spawn(async move { flush_each(chunk) });
                 }
             }

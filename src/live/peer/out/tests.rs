@@ -98,7 +98,7 @@ async fn a_batch_is_written_when_it_ends() {
 async fn a_large_batch_is_shared_out_and_later_frames_wait_behind_it() {
     // More outboxes than one task writes: the rest go to tasks, which on
     // this single-threaded runtime run only once the test waits.
-    const SOCKETS: usize = super::batch::FLUSH_CHUNK + 14;
+    const SOCKETS: usize = Out::PER_TASK + 14;
     let mut outs = Vec::new();
     let mut fars = Vec::new();
     for _ in 0..SOCKETS {
