@@ -12,7 +12,7 @@ use crate::domain::throttle::{Limiter, PerAddress};
 use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::storage::media::{self, Media};
-use crate::storage::{self, no_database, Db, NoDatabase};
+use crate::storage::{self, Db};
 
 /// Shared state of one running server.
 pub struct App {
@@ -36,7 +36,7 @@ pub struct App {
 impl App {
     /// Opens the data directory: database (migrated), media folder (with the
     /// default image) and signing secret. A lost database beside uploads
-    /// stops it first (see `refuse_a_lost_database`).
+    /// stops it first (see [`storage::refuse_a_lost_database`]).
     pub fn open(config: Config) -> anyhow::Result<Arc<App>> {
         let dir = &config.data_dir;
         anyhow::ensure!(
@@ -46,7 +46,7 @@ impl App {
         );
         std::fs::create_dir_all(dir)
             .map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", dir.display()))?;
-        refuse_a_lost_database(&config)?;
+        storage::refuse_a_lost_database(&config.db_path(), &config.media_dir())?;
         let db = Db::open(&config.db_path())?;
         let media = Media::open(config.media_dir())?;
         let damaged = |error| storage::explain_damage(&config.db_path(), error);
@@ -76,34 +76,6 @@ impl App {
             sockets_per_ip,
         }))
     }
-}
-
-/// Fails when the database file holds no database but the media folder
-/// holds uploads: the database was lost (deleted, truncated, not restored),
-/// and starting would take it for a new one, whose sweep then removes
-/// every upload as named by no row. Nothing is created or removed.
-fn refuse_a_lost_database(config: &Config) -> anyhow::Result<()> {
-    let db = config.db_path();
-    let Some(state) = no_database(&db) else {
-        return Ok(());
-    };
-    let media = config.media_dir();
-    let uploads = media::uploads(&media)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", media.display()))?;
-    let state = match state {
-        NoDatabase::Missing => "is missing",
-        NoDatabase::Empty => "is empty",
-    };
-    anyhow::ensure!(
-        uploads == 0,
-        "{} {state}, but {} holds {uploads} uploaded file{}; restore chat.db from a backup, \
-         or move {} away to start afresh",
-        db.display(),
-        media.display(),
-        if uploads == 1 { "" } else { "s" },
-        media.display()
-    );
-    Ok(())
 }
 
 /// Removes uploads no row names and half-written files, which a crash

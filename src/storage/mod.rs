@@ -32,7 +32,7 @@ use anyhow::Context;
 use rusqlite::{Connection, ErrorCode};
 
 pub use error::StorageError;
-pub use opening::{explain_damage, no_database, NoDatabase};
+pub use opening::{explain_damage, no_database, refuse_a_lost_database, NoDatabase};
 pub use write_lane::{write_transaction, WriteTransaction};
 
 /// The schema of the newest version, applied idempotently at every start.

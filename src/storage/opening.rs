@@ -1,5 +1,5 @@
 //! What a start says about a database file it cannot use: missing or
-//! empty beside uploads (see `App::open`), damaged, locked or unreadable,
+//! empty beside uploads, damaged, locked or unreadable,
 //! each in one line that names the file and the next step.
 
 use std::path::Path;
@@ -76,4 +76,30 @@ pub(super) fn explain(path: &Path, error: anyhow::Error) -> anyhow::Error {
         ),
     };
     anyhow::anyhow!("{} {problem} ({what}); {next}", path.display())
+}
+
+/// Fails when the database file holds no database but the media folder
+/// holds uploads: the database was lost (deleted, truncated, not restored),
+/// and starting would take it for a new one, whose sweep then removes
+/// every upload as named by no row. Nothing is created or removed.
+pub fn refuse_a_lost_database(db: &Path, media: &Path) -> anyhow::Result<()> {
+    let Some(state) = no_database(db) else {
+        return Ok(());
+    };
+    let uploads = super::media::uploads(media)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", media.display()))?;
+    let state = match state {
+        NoDatabase::Missing => "is missing",
+        NoDatabase::Empty => "is empty",
+    };
+    anyhow::ensure!(
+        uploads == 0,
+        "{} {state}, but {} holds {uploads} uploaded file{}; restore chat.db from a backup, \
+         or move {} away to start afresh",
+        db.display(),
+        media.display(),
+        if uploads == 1 { "" } else { "s" },
+        media.display()
+    );
+    Ok(())
 }
