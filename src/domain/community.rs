@@ -178,9 +178,7 @@ pub fn last_read(form: &Form) -> Result<i64, Error> {
         None | Some(Value::Json(serde_json::Value::Null)) => {
             return Err(Error::field("last_read", messages::REQUIRED))
         }
-        Some(Value::Text(text)) => text.trim().parse::<i64>().ok(),
-        Some(Value::Json(serde_json::Value::Number(n))) => n.as_i64(),
-        Some(_) => None,
+        Some(value) => value.integer(),
     };
     parsed.ok_or_else(|| Error::field("last_read", messages::NOT_AN_INTEGER))
 }

@@ -88,7 +88,7 @@ pub fn invite_request(form: &Form) -> Result<InviteRequest, FieldErrors> {
     let mut errors = FieldErrors::new();
     let uses = match form.get("uses") {
         None => Some(1),
-        Some(value) => match integer(value) {
+        Some(value) => match value.integer() {
             None => {
                 errors.add("uses", messages::NOT_AN_INTEGER);
                 None
@@ -140,16 +140,6 @@ fn expires(text: &str, errors: &mut FieldErrors) -> Option<Duration> {
             );
             None
         }
-    }
-}
-
-/// An integer as JSON or as a form's text (a JSON string of digits too,
-/// as DRF's IntegerField takes `"7"`).
-fn integer(value: &Value) -> Option<i64> {
-    match value {
-        Value::Json(serde_json::Value::Number(n)) => n.as_i64(),
-        Value::Text(text) => text.trim().parse().ok(),
-        _ => None,
     }
 }
 
