@@ -47,11 +47,12 @@ impl App {
         std::fs::create_dir_all(dir)
             .map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", dir.display()))?;
         storage::refuse_a_lost_database(&config.db_path(), &config.media_dir())?;
+        // Before the database: a refused secret leaves no new chat.db behind.
+        let secret = auth::load_secret(config.secret.as_deref(), &config.data_dir)?;
         let db = Db::open(&config.db_path())?;
         let media = Media::open(config.media_dir())?;
         let damaged = |error| storage::explain_damage(&config.db_path(), error);
         sweep_media(&config, &media).map_err(damaged)?;
-        let secret = auth::load_secret(config.secret.as_deref(), &config.data_dir)?;
         let tokens = Tokens::new(secret, config.access_ttl, config.refresh_ttl);
         let metrics = Arc::new(Metrics::default());
         let config_rates = (config.register_rate, config.login_rate);

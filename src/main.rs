@@ -13,14 +13,14 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("chatd: cannot start the async runtime: {error}");
+            chatd::errln!("chatd: cannot start the async runtime: {error}");
             return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(run(cli)) {
         Ok(status) => status,
         Err(error) => {
-            eprintln!("chatd: {error:#}");
+            chatd::errln!("chatd: {error:#}");
             ExitCode::FAILURE
         }
     }

@@ -290,3 +290,68 @@ fn a_reader_that_stops_early_ends_the_output_quietly() {
         );
     }
 }
+
+/// Standard error into a pipe nobody reads (`chatd ... 2>&1 | head -0`):
+/// a refused start still exits with status 1, and `invite create`, which
+/// says there how long its code is valid, still succeeds. `eprintln!`
+/// panicked on the broken pipe (status 101).
+#[test]
+fn an_unread_standard_error_changes_no_exit_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let without_reader = |args: &[&str]| {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        Command::new(env!("CARGO_BIN_EXE_chatd"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(writer)
+            .output()
+            .unwrap()
+    };
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a directory").unwrap();
+    let refused = without_reader(&["--data-dir", file.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1));
+
+    drop(chatd::storage::Db::open(&test_config(dir.path()).db_path()).unwrap());
+    let data = dir.path().to_str().unwrap();
+    let invite = without_reader(&["invite", "create", "--data-dir", data]);
+    assert_eq!(invite.status.code(), Some(0));
+    let code = String::from_utf8(invite.stdout).unwrap();
+    assert_eq!(code.trim().len(), code.len() - 1, "one line: {code:?}");
+    assert!(code.len() > 16, "{code:?}");
+}
+
+/// A secret too short to sign with stops the start before the data
+/// directory gets a database: trying again with a good secret starts as
+/// on a fresh machine.
+#[test]
+fn a_refused_secret_leaves_no_database_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_chatd"))
+        .args([
+            "--secret",
+            "too-short",
+            "--addr",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned()
+        ),
+        (
+            Some(1),
+            "chatd: the secret must be at least 16 characters long\n".to_string()
+        )
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -5,7 +5,8 @@
 //!
 //! Library code never exits the process: [`run`] returns the exit status
 //! and `main` exits with it, so every command can be called from tests.
-//! Commands print with `out::outln!`, which a closed pipe cannot panic.
+//! Commands print with `out::outln!` and `errln!`, which a closed pipe or
+//! a closed standard error cannot panic.
 
 pub mod backup;
 pub mod check;
@@ -16,6 +17,8 @@ mod out;
 pub mod png;
 pub mod serve;
 pub mod users;
+
+pub use out::print_error_line;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

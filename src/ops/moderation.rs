@@ -94,7 +94,9 @@ pub fn create_invite(data_dir: &Path, uses: u32, expires: Duration) -> anyhow::R
         COMMAND_LINE,
     )?;
     outln!("{code}");
-    eprintln!("invite for {uses} registration(s), valid until {expires_at}; it is not shown again");
+    crate::errln!(
+        "invite for {uses} registration(s), valid until {expires_at}; it is not shown again"
+    );
     Ok(())
 }
 

@@ -6,6 +6,10 @@
 //! `doctor` run still cleans up after itself) and exits with its own
 //! status. Any other write error ends the output too, and [`finish`] turns
 //! it into the command's error.
+//!
+//! Standard error goes through [`errln!`]: `eprintln!` panics too when
+//! standard error is closed (`chatd ... 2>&-`), and a message nobody can
+//! read is no reason to end with a panic instead of the command's status.
 
 use std::fmt;
 use std::io::Write;
@@ -25,6 +29,21 @@ macro_rules! outln {
     };
 }
 pub(crate) use outln;
+
+/// Prints a line on standard error like `eprintln!`, through
+/// [`print_error_line`].
+#[macro_export]
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::ops::print_error_line(format_args!($($arg)*))
+    };
+}
+
+/// Writes `args` and a newline to standard error; a failed write is
+/// dropped (there is nowhere left to report it).
+pub fn print_error_line(args: fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr().lock(), "{args}");
+}
 
 /// Writes `args` and a newline to standard output, unless an earlier line
 /// could not be written.
