@@ -1,7 +1,7 @@
 //! `GET /api/openapi.json`: the OpenAPI 3.0 document of the API
 //! (`src/openapi.json`, compiled in), with `servers` set to the URL the
 //! request came to (or `--public-url`), so tools pointed at the document
-//! call the same server. `tests/openapi.rs` keeps the document true.
+//! call the same server. `tests/openapi/` keeps the document true.
 
 use std::sync::OnceLock;
 
