@@ -1,5 +1,7 @@
 //! The shared test harness. Every integration test file that talks to a
-//! server starts with `mod common; use common::*;`, and finds here:
+//! server starts with `mod common; use common::*;` (a suite that is a
+//! directory, `tests/<suite>/main.rs`, with `#[path = "../common/mod.rs"]
+//! mod common;`), and finds here:
 //!
 //! - this file: a real chatd started in-process on a random port with a
 //!   temporary data directory ([`spawn_app`], [`TestApp`]), the test secret
