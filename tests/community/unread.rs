@@ -62,6 +62,19 @@ async fn read_markers_never_move_back_and_count_unread() {
         read(&ann, chat, json!({"last_read": "x"})).await,
         (400, json!({"last_read": ["A valid integer is required."]}))
     );
+    // Read as DRF's IntegerField reads it: a fraction of zeros is whole.
+    assert_eq!(
+        read(&nik, chat, json!({"last_read": format!("{}.0", ids[1])})).await,
+        (200, json!({"chat": chat, "last_read": ids[1], "unread": 0}))
+    );
+    assert_eq!(
+        read(&nik, chat, json!({"last_read": ids[2] as f64})).await,
+        (200, json!({"chat": chat, "last_read": ids[2], "unread": 0}))
+    );
+    assert_eq!(
+        read(&ann, chat, json!({"last_read": 1.5})).await,
+        (400, json!({"last_read": ["A valid integer is required."]}))
+    );
     let anonymous = app
         .client
         .post(app.url(&format!("/api/chat/books/{chat}/read/")));

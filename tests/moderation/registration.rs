@@ -285,7 +285,8 @@ async fn invite_errors_come_with_the_other_field_errors() {
 
 /// As DRF reads them: `expires` as a JSON number is that many seconds (a
 /// CharField takes numbers as text), `uses` as a string of digits is that
-/// number (an IntegerField takes `"7"`); other JSON is not a string.
+/// number (an IntegerField takes `"7"`, `7.0` and `"7."`, not `7.5`);
+/// other JSON is not a string.
 #[tokio::test]
 async fn invite_expires_may_be_a_number_of_seconds_and_uses_a_string() {
     let app = spawn_app().await;
@@ -300,6 +301,18 @@ async fn invite_expires_may_be_a_number_of_seconds_and_uses_a_string() {
     let in_an_hour = chrono::Utc::now() + chrono::Duration::hours(1);
     let off = (in_an_hour - expires.with_timezone(&chrono::Utc)).num_seconds();
     assert!(off.abs() < 60, "{off}");
+
+    for whole in [json!(2.0), json!("2."), json!(" 2 ")] {
+        let (status, invite) = create(json!({ "uses": whole })).await;
+        assert_eq!((status, &invite["uses_left"]), (201, &json!(2)), "{whole}");
+    }
+    for fraction in [json!(2.5), json!("2.5"), json!(true)] {
+        assert_eq!(
+            create(json!({ "uses": fraction })).await,
+            (400, json!({"uses": ["A valid integer is required."]})),
+            "{fraction}"
+        );
+    }
 
     assert_eq!(create(json!({"expires": 365 * 86_400})).await.0, 201);
     assert_eq!(
