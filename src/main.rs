@@ -7,20 +7,23 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use chatd::cli::Cli;
+use chatd::ops::print_error_line;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
-            chatd::errln!("chatd: cannot start the async runtime: {error}");
+            print_error_line(format_args!(
+                "chatd: cannot start the async runtime: {error}"
+            ));
             return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(run(cli)) {
         Ok(status) => status,
         Err(error) => {
-            chatd::errln!("chatd: {error:#}");
+            print_error_line(format_args!("chatd: {error:#}"));
             ExitCode::FAILURE
         }
     }

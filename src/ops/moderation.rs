@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::domain::moderation;
-use crate::ops::out::outln;
+use crate::ops::out::{errln, outln};
 use crate::storage::admin;
 use crate::storage::audit::{self, COMMAND_LINE};
 
@@ -94,9 +94,7 @@ pub fn create_invite(data_dir: &Path, uses: u32, expires: Duration) -> anyhow::R
         COMMAND_LINE,
     )?;
     outln!("{code}");
-    crate::errln!(
-        "invite for {uses} registration(s), valid until {expires_at}; it is not shown again"
-    );
+    errln!("invite for {uses} registration(s), valid until {expires_at}; it is not shown again");
     Ok(())
 }
 

@@ -32,15 +32,16 @@ pub(crate) use outln;
 
 /// Prints a line on standard error like `eprintln!`, through
 /// [`print_error_line`].
-#[macro_export]
 macro_rules! errln {
     ($($arg:tt)*) => {
-        $crate::ops::print_error_line(format_args!($($arg)*))
+        $crate::ops::out::print_error_line(format_args!($($arg)*))
     };
 }
+pub(crate) use errln;
 
 /// Writes `args` and a newline to standard error; a failed write is
-/// dropped (there is nowhere left to report it).
+/// dropped (there is nowhere left to report it). `main` prints its
+/// one-line errors with it too.
 pub fn print_error_line(args: fmt::Arguments<'_>) {
     let _ = writeln!(std::io::stderr().lock(), "{args}");
 }
