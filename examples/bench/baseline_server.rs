@@ -20,17 +20,21 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::sync::{Arc, Mutex};
 
-use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::mpsc;
 use warp::http::header::{HeaderValue, CONTENT_TYPE};
 use warp::reply::Response;
-use warp::ws::{Message, WebSocket, Ws};
+use warp::ws::{Message, Ws};
 use warp::Filter;
+
+#[path = "baseline_server/ws.rs"]
+mod ws;
+
+use ws::socket;
 
 /// Chats in the `films` room (the page shows the first 100).
 pub const SEED_CHATS: usize = 120;
@@ -152,24 +156,6 @@ impl<'a> MessageView<'a> {
     }
 }
 
-#[derive(Serialize)]
-struct MessageFrame<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    message: MessageView<'a>,
-    nonce: Option<&'a serde_json::Value>,
-}
-
-#[derive(Serialize)]
-struct Hello<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    chat: ChatView,
-    user: Option<&'a str>,
-    online: usize,
-    messages: Vec<MessageView<'a>>,
-}
-
 /// A socket of a chat: its id and its outbound queue.
 type Member = (u64, mpsc::UnboundedSender<Message>);
 
@@ -262,108 +248,6 @@ fn history_page(state: &State, chat_id: i64, base: &str) -> Response {
             .map(MessageView::new)
             .collect(),
     })
-}
-
-/// One socket: a writer task drains its queue; this task reads frames and
-/// fans `message` frames out to the chat.
-async fn socket(state: Arc<State>, chat_id: i64, base: String, ws: WebSocket) {
-    let (mut sink, mut stream) = ws.split();
-    let (tx, mut rx) = mpsc::unbounded_channel::<Message>();
-    let id = state.next_socket.fetch_add(1, Ordering::Relaxed);
-    let online = {
-        let mut rooms = state.rooms.lock().unwrap();
-        let members = rooms.entry(chat_id).or_default();
-        members.push((id, tx.clone()));
-        members.len()
-    };
-    let chat = Chat {
-        id: chat_id,
-        title: seed_title(chat_id as usize),
-        img: None,
-        creator: SEED_USER.to_string(),
-        description: Some(seed_description(chat_id as usize)),
-        created_at: now_timestamp(),
-    };
-    let hello = serde_json::to_string(&Hello {
-        kind: "hello",
-        chat: ChatView::new(&chat, &base),
-        user: None,
-        online,
-        messages: Vec::new(),
-    })
-    .unwrap_or_default();
-    let _ = tx.send(Message::text(hello));
-    drop(tx);
-
-    let writer = tokio::spawn(async move {
-        while let Some(message) = rx.recv().await {
-            if sink.feed(message).await.is_err() {
-                return;
-            }
-            while let Ok(message) = rx.try_recv() {
-                if sink.feed(message).await.is_err() {
-                    return;
-                }
-            }
-            if sink.flush().await.is_err() {
-                return;
-            }
-        }
-        let _ = sink.close().await;
-    });
-
-    while let Some(Ok(message)) = stream.next().await {
-        if message.is_close() {
-            break;
-        }
-        let Ok(text) = message.to_str() else {
-            continue;
-        };
-        let Ok(serde_json::Value::Object(mut frame)) = serde_json::from_str(text) else {
-            continue;
-        };
-        if frame.get("type").and_then(|t| t.as_str()) != Some("message") {
-            continue;
-        }
-        let Some(serde_json::Value::String(text)) = frame.remove("text") else {
-            continue;
-        };
-        let nonce = frame.remove("nonce").unwrap_or(serde_json::Value::Null);
-        let stored = StoredMessage {
-            id: state.next_message.fetch_add(1, Ordering::Relaxed),
-            chat_id,
-            user_id: 1,
-            user_name: SEED_USER.to_string(),
-            text: text.trim().to_string(),
-            created_at: now_timestamp(),
-        };
-        let out = serde_json::to_string(&MessageFrame {
-            kind: "message",
-            message: MessageView::new(&stored),
-            nonce: Some(&nonce),
-        })
-        .unwrap_or_default();
-        {
-            let rooms = state.rooms.lock().unwrap();
-            if let Some(members) = rooms.get(&chat_id) {
-                for (_, member) in members {
-                    // warp's Message::text takes a String: one copy per recipient.
-                    let _ = member.send(Message::text(out.clone()));
-                }
-            }
-        }
-    }
-
-    {
-        let mut rooms = state.rooms.lock().unwrap();
-        if let Some(members) = rooms.get_mut(&chat_id) {
-            members.retain(|(member, _)| *member != id);
-            if members.is_empty() {
-                rooms.remove(&chat_id);
-            }
-        }
-    }
-    let _ = writer.await;
 }
 
 /// The baseline's routes.
