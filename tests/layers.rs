@@ -2,6 +2,7 @@
 //! (`http`, `live`) use the rules (`domain`, `auth`), which use `storage`;
 //! nothing points back up, and there is no circle. Read from the source
 //! (every `crate::<part>` outside comments), so a wrong import fails here.
+//! And the size of every file a reader opens: none over [`MAX_LINES`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -117,4 +118,49 @@ fn the_allowed_graph_has_no_circle() {
     for node in graph.keys() {
         visit(node, &graph, &mut Vec::new());
     }
+}
+
+/// The most lines a source file may have: past this a file holds more
+/// than one thing to find (split it into a folder of modules, as
+/// `tests/chats/` or `src/live/writer/` are).
+const MAX_LINES: usize = 400;
+
+#[test]
+fn no_source_file_is_over_max_lines() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut stack: Vec<_> = ["src", "tests", "examples"]
+        .iter()
+        .map(|dir| root.join(dir))
+        .collect();
+    let mut long = Vec::new();
+    let mut seen = 0;
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let source = ["rs", "js", "css", "html"]
+                .iter()
+                .any(|ext| path.extension().is_some_and(|e| e == *ext));
+            if !source {
+                continue;
+            }
+            seen += 1;
+            let lines = std::fs::read_to_string(&path).unwrap().lines().count();
+            if lines > MAX_LINES {
+                long.push(format!(
+                    "{} ({lines})",
+                    path.strip_prefix(root).unwrap().display()
+                ));
+            }
+        }
+    }
+    assert!(
+        seen > 100,
+        "only {seen} source files found under {}",
+        root.display()
+    );
+    assert!(long.is_empty(), "files over {MAX_LINES} lines: {long:?}");
 }
