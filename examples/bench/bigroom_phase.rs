@@ -1,6 +1,6 @@
 //! The `bigroom` phase of `loadgen`: a fresh chatd and baseline in turn,
 //! `bigroom::run` against each, and the figures and targets it adds to the
-//! report (the measuring itself is in `bench/bigroom.rs`).
+//! report (the measuring itself is in `bench/bigroom.rs` and `bench/bigroom/`).
 
 use std::time::Duration;
 

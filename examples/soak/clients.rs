@@ -72,9 +72,11 @@ pub(super) async fn good(
     Ok(seen)
 }
 
-/// Never reads while the load runs; the server should drop it with 1008
-/// once its queue is full. Afterwards it reads what reached it, to see how
-/// it was closed.
+/// Never reads while the load runs; the server should drop it once its
+/// queue is full (1024 frames past the kernel's buffers: a minute or two
+/// of the soak's traffic). Afterwards it reads what reached it, to see how
+/// it was dropped: a 1008 close frame if the server's close got through,
+/// else a reset (a close queued behind frames nobody reads never does).
 pub(super) async fn slow_reader(url: String, stop: Arc<AtomicBool>, counters: Arc<Counters>) {
     let Ok((mut socket, _)) = tokio_tungstenite::connect_async(&url).await else {
         return;
@@ -82,14 +84,22 @@ pub(super) async fn slow_reader(url: String, stop: Arc<AtomicBool>, counters: Ar
     while !stop.load(Ordering::Relaxed) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    while let Ok(Some(Ok(frame))) =
-        tokio::time::timeout(Duration::from_secs(2), socket.next()).await
-    {
-        if let Message::Close(Some(close)) = frame {
-            if u16::from(close.code) == 1008 {
-                counters.closed_1008.fetch_add(1, Ordering::Relaxed);
+    loop {
+        match tokio::time::timeout(Duration::from_secs(2), socket.next()).await {
+            Ok(Some(Ok(Message::Close(Some(close))))) => {
+                if u16::from(close.code) == 1008 {
+                    counters.dropped_slow.fetch_add(1, Ordering::Relaxed);
+                }
+                break;
             }
-            break;
+            Ok(Some(Ok(_))) => {}
+            // Reset or ended without a close: dropped all the same.
+            Ok(Some(Err(_)) | None) => {
+                counters.dropped_slow.fetch_add(1, Ordering::Relaxed);
+                break;
+            }
+            // Everything read and still open: not (yet) dropped.
+            Err(_) => break,
         }
     }
 }
@@ -151,7 +161,8 @@ pub(super) async fn malformed(url: String, stop: Arc<AtomicBool>, counters: Arc<
                 tokio::time::sleep(Duration::from_millis(300)).await;
             }
         }
-        let _ = sink.send(Message::text("x".repeat(20 * 1024))).await;
+        // Over the server's 64 KiB frame limit.
+        let _ = sink.send(Message::text("x".repeat(65 * 1024))).await;
         while let Ok(Some(Ok(frame))) =
             tokio::time::timeout(Duration::from_secs(5), stream.next()).await
         {

@@ -31,7 +31,8 @@ pub(super) fn start_server(
         .args(["--addr", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
         .args(["--rate-limit", "off"])
-        .env("RUST_LOG", "chatd=warn,chatd::http::server=info")
+        // Warnings and errors, and the line that names the URL.
+        .env("RUST_LOG", "chatd=warn,chatd::ops::serve=info")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -41,11 +42,22 @@ pub(super) fn start_server(
     let stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");
     let mut lines = BufReader::new(stdout).lines();
+    // A chatd that never names its URL is stopped, so this cannot wait
+    // forever (reading its output blocks).
+    let named = Arc::new(AtomicBool::new(false));
+    let watchdog = (named.clone(), child.id());
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(30));
+        if !watchdog.0.load(Ordering::Relaxed) {
+            let _ = Command::new("kill").arg(watchdog.1.to_string()).status();
+        }
+    });
     let url = loop {
         let line = lines
             .next()
-            .ok_or_else(|| anyhow::anyhow!("chatd exited early"))??;
+            .ok_or_else(|| anyhow::anyhow!("chatd exited without naming its URL within 30 s"))??;
         if let Some(rest) = line.split("listening on ").nth(1) {
+            named.store(true, Ordering::Relaxed);
             break rest
                 .split_whitespace()
                 .next()
