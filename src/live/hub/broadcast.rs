@@ -20,9 +20,10 @@ use crate::live::wire;
 /// Rooms up to this many sockets get a broadcast written by the publishing
 /// task itself (one `write` per socket, nothing woken); larger rooms share
 /// the writes among the runtime's workers through the sockets' writer
-/// tasks (BENCHMARKS.md, "seventh session"), or, inside the relay's batch,
-/// through tasks that each write a chunk of them (`Out::batched`, "eighth
-/// session").
+/// tasks (BENCHMARKS.md, "seventh session"). Inside the relay's batch
+/// every room is held back and written when the batch ends, from
+/// `Out::SHARED_FROM` sockets by two tasks or more (`Out::batched`,
+/// "eighth" and "ninth session").
 pub const DIRECT_MAX: usize = Out::PER_TASK;
 
 /// Whether a room of `members` sockets gets its frames written by the

@@ -24,11 +24,39 @@ fn flush_each(outs: Vec<Arc<Out>>) {
     }
 }
 
+/// Leaves the first chunk of `outs` to write here and spawns a task for
+/// each other chunk (halves, or chunks of [`Out::PER_TASK`]), which the
+/// runtime's other workers can take. Order holds: a frame queued meanwhile
+/// waits behind these (`Queue::deferred`).
+fn share_out(outs: &mut Vec<Arc<Out>>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let chunk = Out::PER_TASK.min(outs.len().div_ceil(2));
+    while outs.len() > chunk {
+        let rest = outs.split_off(outs.len() - chunk);
+        runtime.spawn(async move { flush_each(rest) });
+    }
+    // A task spawned on a worker thread waits in that worker's LIFO slot,
+    // which the others never steal from, and wakes nobody: the last chunk
+    // would be written here, after this one. One more spawn moves it to
+    // the queue the other workers steal from, and wakes one of them.
+    runtime.spawn(async {});
+}
+
 impl Out {
-    /// Sockets one task writes at once: a batch's end writes this many
-    /// outboxes and shares the rest out in chunks of it, and the hub
-    /// writes rooms up to this size directly (`hub::DIRECT_MAX`).
+    /// Sockets one task writes at most: a batch's end shares larger ones
+    /// out in chunks of at most this many, and the hub writes rooms up to
+    /// this size directly (`hub::DIRECT_MAX`).
     pub const PER_TASK: usize = 256;
+
+    /// Batches of at least this many outboxes are written by two tasks or
+    /// more at once, so that both CPUs of a small machine write: one task
+    /// writing a room of 100 took twice the bare-warp baseline's time from
+    /// the first delivery to the last (each loopback write runs the
+    /// receiver's side too, ~5 µs). Below it, waking another worker costs
+    /// more than the writes it would take over.
+    pub const SHARED_FROM: usize = 40;
 
     /// Runs `publish` with this thread's direct writes held back until it
     /// returns, then writes each outbox's frames in one `writev`: a batch
@@ -38,14 +66,8 @@ impl Out {
         let result = publish();
         let deferred = DEFERRED.with(|d| std::mem::replace(&mut *d.borrow_mut(), outer));
         if let Some(mut outs) = deferred {
-            // A large room's writes are shared: chunks go to tasks the
-            // runtime's other workers can take, the first stays here.
-            // Order holds: a frame queued meanwhile waits behind these.
-            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                while outs.len() > Out::PER_TASK {
-                    let chunk = outs.split_off(outs.len() - Out::PER_TASK);
-                    runtime.spawn(async move { flush_each(chunk) });
-                }
+            if outs.len() >= Out::SHARED_FROM {
+                share_out(&mut outs);
             }
             flush_each(outs);
         }

@@ -96,8 +96,9 @@ async fn a_batch_is_written_when_it_ends() {
 
 #[tokio::test]
 async fn a_large_batch_is_shared_out_and_later_frames_wait_behind_it() {
-    // More outboxes than one task writes: the rest go to tasks, which on
-    // this single-threaded runtime run only once the test waits.
+    // More outboxes than one task writes: they are shared out, the rest
+    // going to tasks, which on this single-threaded runtime run only once
+    // the test waits.
     const SOCKETS: usize = Out::PER_TASK + 14;
     let mut outs = Vec::new();
     let mut fars = Vec::new();
@@ -120,6 +121,37 @@ async fn a_large_batch_is_shared_out_and_later_frames_wait_behind_it() {
     assert!(nothing_arrived(&fars[SOCKETS - 1]));
     for far in &mut fars[1..] {
         assert_eq!(texts(&frames(far, 2).await), ["1:a", "1:b"]);
+    }
+}
+
+#[tokio::test]
+async fn a_batch_of_a_room_of_shared_from_sockets_is_written_in_two_halves() {
+    // Half by the batch, half by a task (which on this single-threaded
+    // runtime runs only once the test waits); a smaller batch all at once.
+    for (sockets, by_the_batch) in [
+        (Out::SHARED_FROM, Out::SHARED_FROM / 2),
+        (Out::SHARED_FROM - 1, Out::SHARED_FROM - 1),
+    ] {
+        let mut outs = Vec::new();
+        let mut fars = Vec::new();
+        for _ in 0..sockets {
+            let (out, mut far) = opened(8).await;
+            assert_eq!(texts(&frames(&mut far, 1).await), ["1:hello"]);
+            outs.push(out);
+            fars.push(far);
+        }
+        Out::batched(|| {
+            for out in &outs {
+                out.push(&wire::text(b"a"), None, true).unwrap();
+            }
+        });
+        // Written: nothing left in the outbox's queue.
+        let written: Vec<bool> = outs.iter().map(|out| out.lock().items.is_empty()).collect();
+        let expected: Vec<bool> = (0..sockets).map(|i| i < by_the_batch).collect();
+        assert_eq!(written, expected, "{sockets} sockets");
+        for far in &mut fars {
+            assert_eq!(texts(&frames(far, 1).await), ["1:a"]);
+        }
     }
 }
 
