@@ -71,41 +71,34 @@ pub fn spawn_chatd(
     data_dir: &Path,
     env: &[(&str, &str)],
 ) -> anyhow::Result<ServerProcess> {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()?));
-    let spawned = Instant::now();
-    let child = Command::new(bin)
-        .arg("--addr")
-        .arg(addr.to_string())
+    let mut command = Command::new(bin);
+    command
         .arg("--data-dir")
         .arg(data_dir)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .with_context(|| format!("cannot start {}", bin.display()))?;
-    Ok(ServerProcess {
-        name: "chatd",
-        child,
-        addr,
-        spawned,
-    })
+        .envs(env.iter().copied());
+    spawn("chatd", command)
 }
 
 /// Starts the baseline example binary on a free loopback port.
 pub fn spawn_baseline(bin: &Path) -> anyhow::Result<ServerProcess> {
+    spawn("baseline", Command::new(bin))
+}
+
+/// Runs `command` with `--addr` on a free loopback port, its output to
+/// /dev/null and its errors to ours.
+fn spawn(name: &'static str, mut command: Command) -> anyhow::Result<ServerProcess> {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()?));
     let spawned = Instant::now();
-    let child = Command::new(bin)
+    let child = command
         .arg("--addr")
         .arg(addr.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
-        .with_context(|| format!("cannot start {}", bin.display()))?;
+        .with_context(|| format!("cannot start {}", command.get_program().display()))?;
     Ok(ServerProcess {
-        name: "baseline",
+        name,
         child,
         addr,
         spawned,
