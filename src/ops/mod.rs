@@ -5,8 +5,8 @@
 //!
 //! Library code never exits the process: [`run`] returns the exit status
 //! and `main` exits with it, so every command can be called from tests.
-//! Commands print with `out::outln!` and `out::errln!`, which a closed pipe or
-//! a closed standard error cannot panic.
+//! Commands print with `out::outln!` and `out::errln!`, which a pipe closed
+//! early cannot panic.
 
 pub mod backup;
 pub mod check;

@@ -8,8 +8,9 @@
 //! it into the command's error.
 //!
 //! Standard error goes through [`errln!`]: `eprintln!` panics too when
-//! standard error is closed (`chatd ... 2>&-`), and a message nobody can
-//! read is no reason to end with a panic instead of the command's status.
+//! standard error is a pipe nobody reads any more (`chatd ... 2>&1 | head
+//! -0`), and a message nobody can read is no reason to end with a panic
+//! (status 101) instead of the command's status.
 
 use std::fmt;
 use std::io::Write;
