@@ -11,10 +11,12 @@
 //! task finishes the job when the socket is writable again), and for large
 //! rooms outside the relay's batch, whose sockets are shared out among the
 //! runtime's workers through their writer tasks. Inside a batch
-//! ([`Out::batched`]) every write waits for the batch's end, and a large
-//! room's sockets are then written in chunks by tasks the other worker can
-//! take (waking one task per 256 sockets, not one per socket, halved the
-//! context switches at 1,000 sockets; BENCHMARKS.md, "eighth session"). The
+//! ([`Out::batched`]) every write waits for the batch's end, and a room
+//! of [`Out::SHARED_FROM`] sockets or more is then written half by the
+//! relay and the rest by tasks the other worker can take (one task per
+//! half or per 256 sockets, not one per socket: that halved the context
+//! switches at 1,000 sockets, and both CPUs write; BENCHMARKS.md, "eighth"
+//! and "ninth session"). The
 //! queue is bounded: a socket that falls that far behind is closed (1008)
 //! by whoever finds it full.
 

@@ -1,7 +1,7 @@
 //! Batches: the relay publishes a committed batch inside [`Out::batched`],
 //! which holds every direct write back and then writes each outbox once
 //! (one `writev` for all of the batch's frames), sharing the outboxes of a
-//! large batch out among tasks.
+//! batch of [`Out::SHARED_FROM`] or more out among tasks.
 
 use std::cell::RefCell;
 use std::sync::Arc;
