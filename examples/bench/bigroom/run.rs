@@ -16,25 +16,9 @@ use super::client::{client, mask_key, masked, message_frame};
 use super::{Outcome, Params, Shared, Slot};
 use crate::common;
 
-/// CPU seconds (user + system) a process has used.
+/// CPU seconds (user + system) a process has used (0 when unknown).
 fn cpu_secs(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
-    };
-    // Fields after the command name (which may hold spaces): state is 3rd,
-    // utime the 14th and stime the 15th.
-    let Some((_, rest)) = stat.rsplit_once(')') else {
-        return 0.0;
-    };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // USER_HZ is 100 on Linux.
-    (ticks(11) + ticks(12)) as f64 / 100.0
+    common::cpu_time(pid).map_or(0.0, |cpu| cpu.as_secs_f64())
 }
 
 fn histogram_of(values: impl Iterator<Item = u64>) -> Histogram<u64> {

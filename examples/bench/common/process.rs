@@ -115,6 +115,17 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
         .and_then(|kib| kib.parse().ok())
 }
 
+/// CPU time (user + system) of all of a process's threads, living and
+/// ended, from /proc (Linux).
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces): utime and
+    // stime are the 12th and 13th, in clock ticks (USER_HZ: 100 on Linux).
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
 /// What a process spent: CPU time of all its threads (living and ended)
 /// and context switches of its living threads.
 #[derive(Debug, Clone, Copy)]
@@ -126,12 +137,7 @@ pub struct Usage {
 impl Usage {
     /// Reads a process's usage from /proc (Linux).
     pub fn of(pid: u32) -> Option<Usage> {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // Fields after the command name (which may hold spaces): utime and
-        // stime are the 12th and 13th, in clock ticks (USER_HZ: 100 on Linux).
-        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-        let ticks: u64 =
-            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        let cpu = cpu_time(pid)?;
         let mut switches = 0;
         for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
             let status =
@@ -142,10 +148,7 @@ impl Usage {
                 .filter_map(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
                 .sum::<u64>();
         }
-        Some(Usage {
-            cpu: Duration::from_millis(ticks * 10),
-            switches,
-        })
+        Some(Usage { cpu, switches })
     }
 
     /// What was spent since `before`.
