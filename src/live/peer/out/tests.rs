@@ -27,6 +27,19 @@ async fn opened(capacity: usize) -> (Arc<Out>, TcpStream) {
     (out, far)
 }
 
+/// `count` outboxes opened as by [`opened`], with each far end past its
+/// `hello`.
+async fn room(count: usize) -> (Vec<Arc<Out>>, Vec<TcpStream>) {
+    let (mut outs, mut fars) = (Vec::new(), Vec::new());
+    for _ in 0..count {
+        let (out, mut far) = opened(8).await;
+        assert_eq!(texts(&frames(&mut far, 1).await), ["1:hello"]);
+        outs.push(out);
+        fars.push(far);
+    }
+    (outs, fars)
+}
+
 /// Reads `count` server frames: (opcode, payload).
 async fn frames(far: &mut (impl AsyncRead + Unpin), count: usize) -> Vec<(u8, Vec<u8>)> {
     let mut frames = Vec::new();
@@ -100,14 +113,7 @@ async fn a_large_batch_is_shared_out_and_later_frames_wait_behind_it() {
     // going to tasks, which on this single-threaded runtime run only once
     // the test waits.
     const SOCKETS: usize = Out::PER_TASK + 14;
-    let mut outs = Vec::new();
-    let mut fars = Vec::new();
-    for _ in 0..SOCKETS {
-        let (out, mut far) = opened(8).await;
-        assert_eq!(texts(&frames(&mut far, 1).await), ["1:hello"]);
-        outs.push(out);
-        fars.push(far);
-    }
+    let (outs, mut fars) = room(SOCKETS).await;
     for text in ["a", "b"] {
         Out::batched(|| {
             for out in &outs {
@@ -132,14 +138,7 @@ async fn a_batch_of_a_room_of_shared_from_sockets_is_written_in_two_halves() {
         (Out::SHARED_FROM, Out::SHARED_FROM / 2),
         (Out::SHARED_FROM - 1, Out::SHARED_FROM - 1),
     ] {
-        let mut outs = Vec::new();
-        let mut fars = Vec::new();
-        for _ in 0..sockets {
-            let (out, mut far) = opened(8).await;
-            assert_eq!(texts(&frames(&mut far, 1).await), ["1:hello"]);
-            outs.push(out);
-            fars.push(far);
-        }
+        let (outs, mut fars) = room(sockets).await;
         Out::batched(|| {
             for out in &outs {
                 out.push(&wire::text(b"a"), None, true).unwrap();
