@@ -22,8 +22,8 @@ use crate::live::wire;
 /// the writes among the runtime's workers through the sockets' writer
 /// tasks (BENCHMARKS.md, "seventh session"). Inside the relay's batch
 /// every room is held back and written when the batch ends, from
-/// `Out::SHARED_FROM` sockets by two tasks or more (`Out::batched`,
-/// "eighth" and "ninth session").
+/// `Out::SHARED_FROM` sockets with helper tasks (`Out::batched`, "eighth",
+/// "ninth" and "eleventh session").
 pub const DIRECT_MAX: usize = Out::PER_TASK;
 
 /// Whether a room of `members` sockets gets its frames written by the

@@ -12,11 +12,11 @@
 //! rooms outside the relay's batch, whose sockets are shared out among the
 //! runtime's workers through their writer tasks. Inside a batch
 //! ([`Out::batched`]) every write waits for the batch's end, and a room
-//! of [`Out::SHARED_FROM`] sockets or more is then written half by the
-//! relay and the rest by tasks the other worker can take (one task per
-//! half or per 256 sockets, not one per socket: that halved the context
-//! switches at 1,000 sockets, and both CPUs write; BENCHMARKS.md, "eighth"
-//! and "ninth session"). The
+//! of [`Out::SHARED_FROM`] sockets or more is then written by the relay
+//! and helper tasks the other worker can take, each socket by whichever
+//! claims it first (one helper per 256 sockets, not one task per socket:
+//! that halved the context switches at 1,000 sockets, and both CPUs
+//! write; BENCHMARKS.md, "eighth", "ninth" and "eleventh session"). The
 //! queue is bounded: a socket that falls that far behind is closed (1008)
 //! by whoever finds it full.
 

@@ -1,9 +1,10 @@
 //! Batches: the relay publishes a committed batch inside [`Out::batched`],
 //! which holds every direct write back and then writes each outbox once
-//! (one `writev` for all of the batch's frames), sharing the outboxes of a
-//! batch of [`Out::SHARED_FROM`] or more out among tasks.
+//! (one `writev` for all of the batch's frames), with helper tasks for a
+//! batch of [`Out::SHARED_FROM`] outboxes or more.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::{Flushed, Out, Queue};
@@ -14,47 +15,75 @@ thread_local! {
     static DEFERRED: RefCell<Option<Vec<Arc<Out>>>> = const { RefCell::new(None) };
 }
 
-/// Writes each outbox; what the kernel does not take now is left to the
+/// Writes an outbox; what the kernel does not take now is left to the
 /// socket's writer task.
-fn flush_each(outs: Vec<Arc<Out>>) {
-    for out in outs {
-        if out.flush() != Flushed::Empty {
-            out.waiting.notify_one();
+fn flush_one(out: &Out) {
+    if out.flush() != Flushed::Empty {
+        out.waiting.notify_one();
+    }
+}
+
+/// A batch's outboxes, each written by whichever task claims it first.
+struct Claims {
+    outs: Vec<Arc<Out>>,
+    next: AtomicUsize,
+}
+
+impl Claims {
+    /// Claims and writes outboxes until `most` are written or none is left.
+    fn work(&self, most: usize) {
+        for _ in 0..most {
+            let next = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(out) = self.outs.get(next) else {
+                return;
+            };
+            flush_one(out);
         }
     }
 }
 
-/// Leaves the first chunk of `outs` to write here and spawns a task for
-/// each other chunk (halves, or chunks of [`Out::PER_TASK`]), which the
-/// runtime's other workers can take. Order holds: a frame queued meanwhile
-/// waits behind these (`Queue::deferred`).
-fn share_out(outs: &mut Vec<Arc<Out>>) {
+/// Writes up to [`Out::PER_TASK`] of `outs` here while helper tasks, which
+/// the runtime's other workers can take, claim outboxes from the same list
+/// (one helper per [`Out::PER_TASK`] outboxes, at least one; each writes
+/// that many at most, so a huge room is written in turns with other
+/// tasks). A helper that starts late takes only what is left: a room of up
+/// to [`Out::PER_TASK`] is written before this returns, helper or not.
+/// Order holds: a frame queued meanwhile waits behind these
+/// (`Queue::deferred`).
+fn share_out(outs: Vec<Arc<Out>>) {
+    let claims = Arc::new(Claims {
+        outs,
+        next: AtomicUsize::new(0),
+    });
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        return;
+        return claims.work(usize::MAX);
     };
-    let chunk = Out::PER_TASK.min(outs.len().div_ceil(2));
-    while outs.len() > chunk {
-        let rest = outs.split_off(outs.len() - chunk);
-        runtime.spawn(async move { flush_each(rest) });
+    let helpers = claims.outs.len().div_ceil(Out::PER_TASK).max(2) - 1;
+    for _ in 0..helpers {
+        let claims = claims.clone();
+        runtime.spawn(async move { claims.work(Out::PER_TASK) });
     }
     // A task spawned on a worker thread waits in that worker's LIFO slot,
-    // which the others never steal from, and wakes nobody: the last chunk
-    // would be written here, after this one. One more spawn moves it to
-    // the queue the other workers steal from, and wakes one of them.
+    // which the others never steal from, and wakes nobody. One more spawn
+    // moves the last helper to the queue the other workers steal from, and
+    // wakes one of them.
     runtime.spawn(async {});
+    claims.work(Out::PER_TASK);
 }
 
 impl Out {
-    /// Sockets one task writes at most: a batch's end shares larger ones
-    /// out in chunks of at most this many, and the hub writes rooms up to
-    /// this size directly (`hub::DIRECT_MAX`).
+    /// A batch's end starts one helper task per this many outboxes, and
+    /// the hub writes rooms up to this size directly (`hub::DIRECT_MAX`).
     pub const PER_TASK: usize = 256;
 
-    /// Batches of at least this many outboxes are written by two tasks or
-    /// more at once, so that both CPUs of a small machine write: one task
-    /// writing a room of 100 took twice the bare-warp baseline's time from
-    /// the first delivery to the last (each loopback write runs the
-    /// receiver's side too, ~5 µs). Below it, waking another worker costs
+    /// Batches of at least this many outboxes get helper tasks, so that
+    /// both CPUs of a small machine write: one task writing a room of 100
+    /// took twice the bare-warp baseline's time from the first delivery
+    /// to the last (each loopback write runs the receiver's side too,
+    /// ~5 µs). Helpers claim outboxes one at a time rather than take a
+    /// fixed half: the worker a helper wakes started ~0.2 ms late (p50,
+    /// on two busy cores), and its half then finished last (BENCHMARKS.md,
+    /// "eleventh session"). Below this size, waking another worker costs
     /// more than the writes it would take over.
     pub const SHARED_FROM: usize = 40;
 
@@ -65,11 +94,12 @@ impl Out {
         let outer = DEFERRED.with(|d| d.borrow_mut().replace(Vec::new()));
         let result = publish();
         let deferred = DEFERRED.with(|d| std::mem::replace(&mut *d.borrow_mut(), outer));
-        if let Some(mut outs) = deferred {
+        if let Some(outs) = deferred {
             if outs.len() >= Out::SHARED_FROM {
-                share_out(&mut outs);
+                share_out(outs);
+            } else {
+                outs.iter().for_each(|out| flush_one(out));
             }
-            flush_each(outs);
         }
         result
     }
