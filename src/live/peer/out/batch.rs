@@ -30,9 +30,10 @@ struct Claims {
 }
 
 impl Claims {
-    /// Claims and writes outboxes until `most` are written or none is left.
-    fn work(&self, most: usize) {
-        for _ in 0..most {
+    /// Claims and writes outboxes until [`Out::PER_TASK`] are written or
+    /// none is left.
+    fn work(&self) {
+        for _ in 0..Out::PER_TASK {
             let next = self.next.fetch_add(1, Ordering::Relaxed);
             let Some(out) = self.outs.get(next) else {
                 return;
@@ -42,33 +43,37 @@ impl Claims {
     }
 }
 
-/// Writes up to [`Out::PER_TASK`] of `outs` here while helper tasks, which
-/// the runtime's other workers can take, claim outboxes from the same list
-/// (one helper per [`Out::PER_TASK`] outboxes, at least one; each writes
-/// that many at most, so a huge room is written in turns with other
-/// tasks). A helper that starts late takes only what is left: a room of up
-/// to [`Out::PER_TASK`] is written before this returns, helper or not.
-/// Order holds: a frame queued meanwhile waits behind these
+/// Writes the outboxes of a batch. From [`Out::SHARED_FROM`] of them, and
+/// inside a runtime, it writes up to [`Out::PER_TASK`] here while helper
+/// tasks, which the runtime's other workers can take, claim outboxes from
+/// the same list (one helper per [`Out::PER_TASK`] outboxes, at least one;
+/// each writes that many at most, so a huge room is written in turns with
+/// other tasks). A helper that starts late takes only what is left: a room
+/// of up to [`Out::PER_TASK`] is written before this returns, helper or
+/// not. Order holds: a frame queued meanwhile waits behind these
 /// (`Queue::deferred`).
-fn share_out(outs: Vec<Arc<Out>>) {
+fn write_all(outs: Vec<Arc<Out>>) {
+    let runtime = (outs.len() >= Out::SHARED_FROM)
+        .then(tokio::runtime::Handle::try_current)
+        .and_then(Result::ok);
+    let Some(runtime) = runtime else {
+        return outs.iter().for_each(|out| flush_one(out));
+    };
     let claims = Arc::new(Claims {
         outs,
         next: AtomicUsize::new(0),
     });
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        return claims.work(usize::MAX);
-    };
     let helpers = claims.outs.len().div_ceil(Out::PER_TASK).max(2) - 1;
     for _ in 0..helpers {
         let claims = claims.clone();
-        runtime.spawn(async move { claims.work(Out::PER_TASK) });
+        runtime.spawn(async move { claims.work() });
     }
     // A task spawned on a worker thread waits in that worker's LIFO slot,
     // which the others never steal from, and wakes nobody. One more spawn
     // moves the last helper to the queue the other workers steal from, and
     // wakes one of them.
     runtime.spawn(async {});
-    claims.work(Out::PER_TASK);
+    claims.work();
 }
 
 impl Out {
@@ -95,11 +100,7 @@ impl Out {
         let result = publish();
         let deferred = DEFERRED.with(|d| std::mem::replace(&mut *d.borrow_mut(), outer));
         if let Some(outs) = deferred {
-            if outs.len() >= Out::SHARED_FROM {
-                share_out(outs);
-            } else {
-                outs.iter().for_each(|out| flush_one(out));
-            }
+            write_all(outs);
         }
         result
     }
