@@ -114,6 +114,10 @@ struct Args {
     /// generator).
     #[arg(long)]
     fanout_split: bool,
+    /// Fixed-rate fan-out at 1,000 msg/s: skip the durable reference (the
+    /// baseline syncing each message to a journal before sending it).
+    #[arg(long)]
+    no_fsync_reference: bool,
     /// Idle-socket counts to try, comma-separated.
     #[arg(long, default_value = "10000")]
     idle_sockets: String,
@@ -213,7 +217,8 @@ async fn main() -> anyhow::Result<()> {
             http_load::create_phase(&args, &chatd, &token, &mut report).await?;
         }
         if has("fanout") {
-            fanout_phase::fanout_phase(&args, &chatd, &baseline, &mut report).await?;
+            fanout_phase::fanout_phase(&args, &chatd, &baseline, &baseline_bin, &mut report)
+                .await?;
         }
         if has("max") {
             fanout_phase::max_phase(&args, &chatd, &baseline, &mut report).await?;

@@ -7,7 +7,8 @@
 //! - `GET /api/chat/films/<id>/messages/` → a page of 100 messages.
 //! - `GET /chat/<room>/<id>/` upgraded with warp's stock `warp::ws()`: a
 //!   `hello`, then every `{"type":"message","text":..}` frame is fanned out to
-//!   all sockets of that chat as chatd's `message` frame.
+//!   all sockets of that chat as chatd's `message` frame (with a
+//!   [`Journal`], once it is on disk).
 //!
 //! The only change from a stock `warp::serve` is that the listener is bound
 //! here with `TCP_NODELAY` set on it: Linux copies that option to every
@@ -31,8 +32,12 @@ use warp::reply::Response;
 use warp::ws::{Message, Ws};
 use warp::Filter;
 
+#[path = "baseline_server/journal.rs"]
+pub mod journal;
 #[path = "baseline_server/ws.rs"]
 mod ws;
+
+use journal::Journal;
 
 use ws::socket;
 
@@ -166,6 +171,8 @@ pub struct State {
     rooms: Mutex<HashMap<i64, Vec<Member>>>,
     next_socket: AtomicU64,
     next_message: AtomicI64,
+    /// With `--fsync-dir`: each message is made durable before it is sent.
+    journal: Option<Journal>,
 }
 
 fn now_timestamp() -> String {
@@ -175,7 +182,7 @@ fn now_timestamp() -> String {
 }
 
 impl State {
-    pub fn new() -> State {
+    pub fn new(journal: Option<Journal>) -> State {
         let chats = (0..SEED_CHATS)
             .map(|i| Chat {
                 id: i as i64 + 1,
@@ -202,6 +209,7 @@ impl State {
             rooms: Mutex::new(HashMap::new()),
             next_socket: AtomicU64::new(1),
             next_message: AtomicI64::new(SEED_MESSAGES as i64 + 1),
+            journal,
         }
     }
 }
@@ -299,9 +307,10 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 /// Serves the baseline on `listener` with stock `warp::serve` until the
-/// process ends.
-pub async fn serve(listener: TcpListener) {
-    let state = Arc::new(State::new());
+/// process ends; with a journal, each message is written to it and synced
+/// before it is fanned out.
+pub async fn serve(listener: TcpListener, journal: Option<Journal>) {
+    let state = Arc::new(State::new(journal));
     warp::serve(routes(state)).incoming(listener).run().await;
 }
 
@@ -309,6 +318,6 @@ pub async fn serve(listener: TcpListener) {
 pub async fn spawn(addr: SocketAddr) -> std::io::Result<SocketAddr> {
     let listener = bind(addr)?;
     let local = listener.local_addr()?;
-    tokio::spawn(serve(listener));
+    tokio::spawn(serve(listener, None));
     Ok(local)
 }

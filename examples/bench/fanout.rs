@@ -72,8 +72,10 @@ fn median_of(runs: &[FanoutOutcome], f: impl Fn(&FanoutOutcome) -> Option<f64>) 
     values.get(values.len() / 2).copied()
 }
 
-pub fn print_fanout(c: &FanoutOutcome, b: &FanoutOutcome) {
-    for o in [c, b] {
+/// Prints each run's outcome (chatd's, the baseline's, ...); `None`s are
+/// skipped.
+pub fn print_fanout(outcomes: &[Option<&FanoutOutcome>]) {
+    for o in outcomes.iter().flatten() {
         println!(
             "fan-out {} sockets ({}): sent {} msgs ({:.0}/s), {:.0} deliveries/s, p50 {:.2} ms p99 {:.2} ms max {:.2} ms, lost {}, closed {}, persisted {:?}",
             o.sockets, o.name, o.sent, o.msgs_per_sec, o.per_sec, o.p50, o.p99, o.max, o.lost, o.closed, o.persisted

@@ -3,15 +3,19 @@
 //! targets they add to the report (one run is in `bench/fanout.rs`).
 
 use crate::fanout::{fanout_target, print_fanout, FanoutOutcome};
-use crate::process::Target;
+use crate::process::{start_durable_baseline, Target};
 use crate::report::Report;
 use crate::Args;
 
-/// `fanout`: each `--fanout-sockets` count at its fixed rate.
+/// `fanout`: each `--fanout-sockets` count at its fixed rate. At 1,000
+/// msg/s a third server takes its turn too (unless `--no-fsync-reference`):
+/// the baseline syncing each message before it sends it, the reference
+/// for what one fsync per message costs here.
 pub async fn fanout_phase(
     args: &Args,
     chatd: &Target,
     baseline: &Target,
+    baseline_bin: &std::path::Path,
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let wanted: Vec<&str> = args.fanout_sockets.split(',').map(str::trim).collect();
@@ -23,14 +27,25 @@ pub async fn fanout_phase(
         let key = format!("fanout_{sockets}");
         // chatd and the baseline take turns; each figure is the
         // median over the --repeat runs.
-        let (mut cs, mut bs) = (Vec::new(), Vec::new());
+        let durable = if rate >= 1000.0 && !args.no_fsync_reference {
+            start_durable_baseline(args, baseline_bin).await?
+        } else {
+            None
+        };
+        let (mut cs, mut bs, mut ds) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..args.repeat.max(1) {
             let c = fanout_target(chatd, sockets, Some(rate), args).await?;
             let b = fanout_target(baseline, sockets, Some(rate), args).await?;
-            print_fanout(&c, &b);
+            let d = match &durable {
+                Some(durable) => Some(fanout_target(durable, sockets, Some(rate), args).await?),
+                None => None,
+            };
+            print_fanout(&[Some(&c), Some(&b), d.as_ref()]);
             cs.push(c);
             bs.push(b);
+            ds.extend(d);
         }
+        drop(durable);
         let (c, b) = (FanoutOutcome::median(cs), FanoutOutcome::median(bs));
         report.figure(
             &format!("{key}_deliveries_per_s"),
@@ -101,6 +116,9 @@ pub async fn fanout_phase(
                 c.closed
             ),
         );
+        if !ds.is_empty() {
+            durable_reference(&label, &key, &c, &FanoutOutcome::median(ds), report);
+        }
     }
     Ok(())
 }
@@ -115,7 +133,7 @@ pub async fn max_phase(
     let label = "max 100 socks";
     let c = fanout_target(chatd, 100, None, args).await?;
     let b = fanout_target(baseline, 100, None, args).await?;
-    print_fanout(&c, &b);
+    print_fanout(&[Some(&c), Some(&b)]);
     report.figure(
         "max_deliveries_per_s",
         label,
@@ -145,4 +163,45 @@ pub async fn max_phase(
         ),
     );
     Ok(())
+}
+
+/// chatd against the baseline that syncs each message before it sends it:
+/// figures and an unjudged line (the targets stay against the bare
+/// baseline; this shows how much of the gap is the one fsync).
+fn durable_reference(
+    label: &str,
+    key: &str,
+    c: &FanoutOutcome,
+    d: &FanoutOutcome,
+    report: &mut Report,
+) {
+    let label = format!("{label} vs +fsync");
+    report.figure(
+        &format!("{key}_vs_fsync_p50_ms"),
+        &label,
+        "p50 ms",
+        c.p50,
+        Some(d.p50),
+    );
+    report.figure(
+        &format!("{key}_vs_fsync_p99_ms"),
+        &label,
+        "p99 ms",
+        c.p99,
+        Some(d.p99),
+    );
+    report.check(
+        &format!("reference, not a target: {label} (bare warp + one fdatasync per message)"),
+        None,
+        format!(
+            "p50 {:.2} vs {:.2} ms ({:+.2}), {:.2}x p99 ({:.2} vs {:.2} ms), {} lost",
+            c.p50,
+            d.p50,
+            c.p50 - d.p50,
+            c.p99 / d.p99,
+            c.p99,
+            d.p99,
+            d.lost
+        ),
+    );
 }

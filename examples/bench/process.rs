@@ -39,7 +39,7 @@ pub async fn start_chatd(args: &Args, bin: &std::path::Path) -> anyhow::Result<T
 
 pub async fn start_baseline(bin: &std::path::Path) -> anyhow::Result<Target> {
     let (addr, process) = if bin.exists() {
-        let process = common::spawn_baseline(bin)?;
+        let process = common::spawn_baseline(bin, None)?;
         (process.addr, Some(process))
     } else {
         println!(
@@ -57,6 +57,29 @@ pub async fn start_baseline(bin: &std::path::Path) -> anyhow::Result<Target> {
         token: None,
         _dir: None,
     })
+}
+
+/// The baseline that writes and syncs each message before fanning it out
+/// (`baseline --fsync-dir`, its journal where chatd keeps its data): the
+/// fan-out phase's durable reference. None without the baseline binary.
+pub async fn start_durable_baseline(
+    args: &Args,
+    bin: &std::path::Path,
+) -> anyhow::Result<Option<Target>> {
+    if !bin.exists() {
+        return Ok(None);
+    }
+    let dir = common::data_dir(args.tmp.as_deref())?;
+    let process = common::spawn_baseline(bin, Some(dir.path()))?;
+    let addr = process.addr;
+    common::wait_healthy(addr, Duration::from_secs(20)).await?;
+    Ok(Some(Target {
+        name: "baseline+fsync",
+        addr,
+        process: Some(process),
+        token: None,
+        _dir: Some(dir),
+    }))
 }
 
 // ----------------------------------------------------------------------------
@@ -83,7 +106,7 @@ pub async fn process_phase(
             let process = if chatd {
                 common::spawn_chatd(chatd_bin, dir.path(), &[])?
             } else {
-                common::spawn_baseline(baseline_bin)?
+                common::spawn_baseline(baseline_bin, None)?
             };
             common::wait_healthy(process.addr, Duration::from_secs(20)).await?;
             ready.push(process.spawned.elapsed().as_secs_f64() * 1000.0);

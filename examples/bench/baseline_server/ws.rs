@@ -111,6 +111,13 @@ pub(super) async fn socket(state: Arc<State>, chat_id: i64, base: String, ws: We
             nonce: Some(&nonce),
         })
         .unwrap_or_default();
+        if let Some(journal) = &state.journal {
+            // Inline on this task: no hop, as cheap as a durable send gets.
+            if let Err(error) = journal.append(&out) {
+                eprintln!("baseline: journal write failed, message dropped: {error}");
+                continue;
+            }
+        }
         {
             let rooms = state.rooms.lock().unwrap();
             if let Some(members) = rooms.get(&chat_id) {

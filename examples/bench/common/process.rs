@@ -79,9 +79,17 @@ pub fn spawn_chatd(
     spawn("chatd", command)
 }
 
-/// Starts the baseline example binary on a free loopback port.
-pub fn spawn_baseline(bin: &Path) -> anyhow::Result<ServerProcess> {
-    spawn("baseline", Command::new(bin))
+/// Starts the baseline example binary on a free loopback port; with
+/// `fsync_dir`, the durable one (`baseline --fsync-dir`).
+pub fn spawn_baseline(bin: &Path, fsync_dir: Option<&Path>) -> anyhow::Result<ServerProcess> {
+    let mut command = Command::new(bin);
+    match fsync_dir {
+        Some(dir) => {
+            command.arg("--fsync-dir").arg(dir);
+            spawn("baseline+fsync", command)
+        }
+        None => spawn("baseline", command),
+    }
 }
 
 /// Runs `command` with `--addr` on a free loopback port, its output to
