@@ -14,9 +14,11 @@
 //! ([`Out::batched`]) every write waits for the batch's end, and a room
 //! of [`Out::SHARED_FROM`] sockets or more is then written by the relay
 //! and helper tasks the other worker can take, each socket by whichever
-//! claims it first (one helper per 256 sockets, not one task per socket:
-//! that halved the context switches at 1,000 sockets, and both CPUs
-//! write; BENCHMARKS.md, "eighth", "ninth" and "eleventh session"). The
+//! claims it first (one helper up to 256 sockets, one per 64 above: not
+//! one task per socket, which doubled the context switches at 1,000
+//! sockets, nor one per 256, which kept a worker from reading the next
+//! frame; BENCHMARKS.md, "eighth", "ninth", "eleventh" and "twelfth
+//! session"). The
 //! queue is bounded: a socket that falls that far behind is closed (1008)
 //! by whoever finds it full.
 

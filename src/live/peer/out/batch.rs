@@ -27,13 +27,15 @@ fn flush_one(out: &Out) {
 struct Claims {
     outs: Vec<Arc<Out>>,
     next: AtomicUsize,
+    /// Outboxes one claimer writes at most before it returns.
+    limit: usize,
 }
 
 impl Claims {
-    /// Claims and writes outboxes until [`Out::PER_TASK`] are written or
-    /// none is left.
+    /// Claims and writes outboxes until `limit` are written or none is
+    /// left.
     fn work(&self) {
-        for _ in 0..Out::PER_TASK {
+        for _ in 0..self.limit {
             let next = self.next.fetch_add(1, Ordering::Relaxed);
             let Some(out) = self.outs.get(next) else {
                 return;
@@ -44,13 +46,13 @@ impl Claims {
 }
 
 /// Writes the outboxes of a batch. From [`Out::SHARED_FROM`] of them, and
-/// inside a runtime, it writes up to [`Out::PER_TASK`] here while helper
-/// tasks, which the runtime's other workers can take, claim outboxes from
-/// the same list (one helper per [`Out::PER_TASK`] outboxes, at least one;
-/// each writes that many at most, so a huge room is written in turns with
-/// other tasks). A helper that starts late takes only what is left: a room
-/// of up to [`Out::PER_TASK`] is written before this returns, helper or
-/// not. Order holds: a frame queued meanwhile waits behind these
+/// inside a runtime, it writes some here while helper tasks, which the
+/// runtime's other workers can take, claim outboxes from the same list. A
+/// room of up to [`Out::PER_TASK`] gets one helper and is written before
+/// this returns, helper or not (a helper that starts late takes only what
+/// is left); a larger room is written [`Out::LARGE_CHUNK`] outboxes per
+/// task (this one and one helper per further chunk), in turns with other
+/// tasks. Order holds: a frame queued meanwhile waits behind these
 /// (`Queue::deferred`).
 fn write_all(outs: Vec<Arc<Out>>) {
     let runtime = (outs.len() >= Out::SHARED_FROM)
@@ -59,11 +61,17 @@ fn write_all(outs: Vec<Arc<Out>>) {
     let Some(runtime) = runtime else {
         return outs.iter().for_each(|out| flush_one(out));
     };
+    let limit = if outs.len() <= Out::PER_TASK {
+        Out::PER_TASK
+    } else {
+        Out::LARGE_CHUNK
+    };
     let claims = Arc::new(Claims {
         outs,
         next: AtomicUsize::new(0),
+        limit,
     });
-    let helpers = claims.outs.len().div_ceil(Out::PER_TASK).max(2) - 1;
+    let helpers = claims.outs.len().div_ceil(limit).max(2) - 1;
     for _ in 0..helpers {
         let claims = claims.clone();
         runtime.spawn(async move { claims.work() });
@@ -77,9 +85,20 @@ fn write_all(outs: Vec<Arc<Out>>) {
 }
 
 impl Out {
-    /// A batch's end starts one helper task per this many outboxes, and
-    /// the hub writes rooms up to this size directly (`hub::DIRECT_MAX`).
+    /// Rooms up to this size are written by a batch's end with one helper
+    /// at most (the relay may write them all), and by the hub directly
+    /// outside a batch (`hub::DIRECT_MAX`).
     pub const PER_TASK: usize = 256;
+
+    /// In a room above [`Out::PER_TASK`] sockets, each task of a batch's
+    /// end writes this many outboxes at most, and the batch starts a
+    /// helper per further chunk. A task writing 256 sockets held its
+    /// worker ~1.5 ms at fan-out 1,000, and the sender's next frame waited
+    /// behind it to be read (p50 1.9 ms in the runs that missed); with
+    /// chunks of 64 the p99 ratio was 1.13x against 1.56x (medians of 11
+    /// rounds each; 32 and 128 did worse), bigroom no worse
+    /// (BENCHMARKS.md, "twelfth session").
+    pub const LARGE_CHUNK: usize = 64;
 
     /// Batches of at least this many outboxes get helper tasks, so that
     /// both CPUs of a small machine write: one task writing a room of 100

@@ -109,9 +109,9 @@ async fn a_batch_is_written_when_it_ends() {
 
 #[tokio::test]
 async fn a_large_batch_is_shared_out_and_later_frames_wait_behind_it() {
-    // More outboxes than one task writes: the batch writes that many, the
-    // rest wait for its helper task, which on this single-threaded runtime
-    // runs only once the test waits.
+    // A room larger than PER_TASK: the batch writes one chunk, the rest
+    // wait for its helper tasks, which on this single-threaded runtime run
+    // only once the test waits.
     const SOCKETS: usize = Out::PER_TASK + 14;
     let (outs, mut fars) = room(SOCKETS).await;
     for text in ["a", "b"] {
@@ -124,7 +124,7 @@ async fn a_large_batch_is_shared_out_and_later_frames_wait_behind_it() {
     // The first outboxes were written by the batch itself, twice; the
     // others hold both frames, in order, for the helpers.
     let written: Vec<bool> = outs.iter().map(|out| out.lock().items.is_empty()).collect();
-    let expected: Vec<bool> = (0..SOCKETS).map(|i| i < Out::PER_TASK).collect();
+    let expected: Vec<bool> = (0..SOCKETS).map(|i| i < Out::LARGE_CHUNK).collect();
     assert_eq!(written, expected);
     for far in &mut fars {
         assert_eq!(texts(&frames(far, 2).await), ["1:a", "1:b"]);
