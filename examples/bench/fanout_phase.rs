@@ -25,8 +25,8 @@ pub async fn fanout_phase(
         }
         let label = format!("fan-out {sockets} socks @{rate:.0}/s");
         let key = format!("fanout_{sockets}");
-        // chatd and the baseline take turns; each figure is the
-        // median over the --repeat runs.
+        // chatd, the baseline (and the durable reference) take turns;
+        // each figure is the median over the --repeat runs.
         let durable = if rate >= 1000.0 && !args.no_fsync_reference {
             start_durable_baseline(args, baseline_bin).await?
         } else {

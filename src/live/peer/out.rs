@@ -18,9 +18,8 @@
 //! one task per socket, which doubled the context switches at 1,000
 //! sockets, nor one per 256, which kept a worker from reading the next
 //! frame; BENCHMARKS.md, "eighth", "ninth", "eleventh" and "twelfth
-//! session"). The
-//! queue is bounded: a socket that falls that far behind is closed (1008)
-//! by whoever finds it full.
+//! session"). The queue is bounded: a socket that falls that far behind
+//! is closed (1008) by whoever finds it full.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
